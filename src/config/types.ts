@@ -1,0 +1,43 @@
+// The validated shape of kz configuration: what .keyzero.toml (and later bundle.yaml) become after
+// loading. Plain data only — no SecretValue can live here, so a config can always be printed safely.
+
+export type TokenFormat = "opaque" | "preserve";
+
+/** One secret as configured: where to get it and, for blind mode, where it may go. */
+export interface SecretSpec {
+  name: string;
+  provider: string;
+  ref: string;
+  field?: string;
+  versionStage?: string;
+  hosts?: string[];
+  optional: boolean;
+  /** false passes the value raw even in blind mode; undefined means blinded. */
+  blind?: boolean;
+  tokenFormat: TokenFormat;
+  /** "file:line" where the secret was defined, for error messages. */
+  origin: string;
+}
+
+export type ProviderSettings = Record<string, unknown>;
+
+export interface BlindSettings {
+  upstreamCa?: string;
+  resolve: Record<string, string>;
+  inspect: "bound" | "all";
+}
+
+export interface KzConfig {
+  /** The main config file, absolute. */
+  path: string;
+  /** Directory that relative paths in the config are resolved against. */
+  dir: string;
+  /** Files that were merged, in order (main, local override). */
+  files: string[];
+  /** The selected environment overlay, if any. */
+  env?: string;
+  providers: Record<string, ProviderSettings>;
+  secrets: SecretSpec[];
+  blind: BlindSettings;
+  audit: { path?: string };
+}

@@ -1,0 +1,26 @@
+// file provider: a file's contents (one trailing newline trimmed) or one `field` of a JSON file.
+// A relative ref is relative to the config file.
+
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { SecretValue } from "../secret.ts";
+import { selectField } from "./field.ts";
+import { ProviderError, type ProviderFactory } from "./types.ts";
+
+const createFileProvider: ProviderFactory = ({ configDir }) => ({
+  async fetch({ ref, field }) {
+    const path = isAbsolute(ref) ? ref : join(configDir, ref);
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ProviderError(code === "ENOENT" ? `file ${path} does not exist` : `cannot read ${path} (${code})`);
+    }
+    const value = selectField(text.replace(/\r?\n$/, ""), field, `file ${path}`);
+    if (value === "") throw new ProviderError(`file ${path} is empty`);
+    return new SecretValue(value);
+  },
+});
+
+export default createFileProvider;

@@ -1,0 +1,127 @@
+// Resolves a set of secret specs concurrently through their providers: one provider instance per
+// backend, identical refs fetched once, each fetch bounded by the provider's timeout. Returns every
+// outcome — callers decide whether a failure stops the run (kz run) or is reported (kz status).
+
+import type { KzConfig, SecretSpec } from "../config/types.ts";
+import type { SecretValue } from "../secret.ts";
+import { loadProviderFactory } from "../providers/registry.ts";
+import { ProviderError, type Provider } from "../providers/types.ts";
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+
+export interface SecretOutcome {
+  spec: SecretSpec;
+  value?: SecretValue;
+  /** Why it failed: safe to print (never a value). */
+  error?: string;
+  ms: number;
+}
+
+export interface Resolution {
+  outcomes: SecretOutcome[];
+  /** Resolved values by secret name. */
+  values: Map<string, SecretValue>;
+  /** Required secrets that failed. */
+  failures: SecretOutcome[];
+  /** Optional secrets that failed and are left out. */
+  skipped: SecretOutcome[];
+}
+
+export interface ResolveOptions {
+  env?: Record<string, string | undefined>;
+}
+
+function fetchKey(spec: SecretSpec): string {
+  return JSON.stringify([spec.provider, spec.ref, spec.field ?? null, spec.versionStage ?? null]);
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof ProviderError) return error.message;
+  if (error instanceof Error && error.name === "KzError") return error.message;
+  // Unexpected errors: keep their class and message but never a stack (it can hold request data).
+  if (error instanceof Error) return `${error.name}: ${error.message.split("\n")[0]}`;
+  return "unknown error";
+}
+
+function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, provider: string): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new ProviderError(`${provider} did not answer within ${ms} ms (set [providers.${provider}] timeout_ms to wait longer)`));
+    }, ms);
+  });
+  return Promise.race([work(controller.signal), timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts: ResolveOptions = {}): Promise<Resolution> {
+  const env = opts.env ?? process.env;
+  const providers = new Map<string, Promise<Provider>>();
+  const fetches = new Map<string, Promise<SecretValue>>();
+
+  const providerFor = (name: string): Promise<Provider> => {
+    let provider = providers.get(name);
+    if (!provider) {
+      const settings = config.providers[name] ?? {};
+      provider = loadProviderFactory(name).then((factory) => factory({ settings, env, configDir: config.dir }));
+      providers.set(name, provider);
+    }
+    return provider;
+  };
+
+  const fetchOnce = (spec: SecretSpec): Promise<SecretValue> => {
+    const key = fetchKey(spec);
+    let pending = fetches.get(key);
+    if (!pending) {
+      const timeoutMs = Number(config.providers[spec.provider]?.timeout_ms ?? DEFAULT_TIMEOUT_MS);
+      pending = withTimeout(
+        async (signal) => {
+          const provider = await providerFor(spec.provider);
+          return provider.fetch({ name: spec.name, ref: spec.ref, field: spec.field, versionStage: spec.versionStage, signal });
+        },
+        timeoutMs,
+        spec.provider,
+      );
+      fetches.set(key, pending);
+    }
+    return pending;
+  };
+
+  const outcomes = await Promise.all(
+    specs.map(async (spec): Promise<SecretOutcome> => {
+      const started = performance.now();
+      try {
+        const value = await fetchOnce(spec);
+        return { spec, value, ms: performance.now() - started };
+      } catch (error) {
+        return { spec, error: reasonOf(error), ms: performance.now() - started };
+      }
+    }),
+  );
+
+  const values = new Map<string, SecretValue>();
+  for (const o of outcomes) if (o.value) values.set(o.spec.name, o.value);
+  return {
+    outcomes,
+    values,
+    failures: outcomes.filter((o) => o.error !== undefined && !o.spec.optional),
+    skipped: outcomes.filter((o) => o.error !== undefined && o.spec.optional),
+  };
+}
+
+/** "NAME (provider ref): reason" — the one-line form used by run, status and validate. */
+export function describeFailure(o: SecretOutcome): string {
+  const field = o.spec.field ? `#${o.spec.field}` : "";
+  return `${o.spec.name} (${o.spec.provider} ${o.spec.ref}${field}): ${o.error}`;
+}
+
+/** Narrows specs to --only names; unknown names are an error listing the known ones. */
+export function selectSpecs(specs: SecretSpec[], only: string[] | undefined): SecretSpec[] | { unknown: string[] } {
+  if (!only) return specs;
+  const known = new Set(specs.map((s) => s.name));
+  const unknown = only.filter((n) => !known.has(n));
+  if (unknown.length) return { unknown };
+  const wanted = new Set(only);
+  return specs.filter((s) => wanted.has(s.name));
+}
