@@ -1,0 +1,26 @@
+// Builds the kz single-file executable with `bun build --compile`.
+//   bun scripts/build.ts                 → dist/kz for this machine
+//   bun scripts/build.ts --all           → dist/kz-<os>-<arch> for linux/darwin × x64/arm64
+//   bun scripts/build.ts --target bun-darwin-arm64
+// Splitting + bytecode keep startup to a few ms: each command and provider is its own chunk, loaded
+// only when used. Cross-targets need Bun to fetch that platform's runtime once (network required).
+
+import { mkdirSync } from "node:fs";
+
+const targets = ["bun-linux-x64", "bun-linux-arm64", "bun-darwin-x64", "bun-darwin-arm64"];
+const args = process.argv.slice(2);
+const wanted = args.includes("--all") ? targets : args.includes("--target") ? [args[args.indexOf("--target") + 1]!] : [undefined];
+
+mkdirSync("dist", { recursive: true });
+for (const target of wanted) {
+  const outfile = target ? `dist/kz-${target.replace(/^bun-/, "")}` : "dist/kz";
+  const cmd = [process.execPath, "build", "src/main.ts", "--compile", "--splitting", "--bytecode", "--format=esm", "--minify", "--sourcemap=none", `--outfile=${outfile}`];
+  if (target) cmd.push(`--target=${target}`);
+  const started = performance.now();
+  const proc = Bun.spawnSync(cmd, { stdout: "inherit", stderr: "inherit" });
+  if (proc.exitCode !== 0) {
+    console.error(`build failed for ${target ?? "this machine"}`);
+    process.exit(proc.exitCode ?? 1);
+  }
+  console.error(`built ${outfile} in ${Math.round(performance.now() - started)} ms`);
+}

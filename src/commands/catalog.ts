@@ -1,0 +1,46 @@
+// The list of kz's commands: name, one-line summary and a lazy loader, so that the top-level help and
+// dispatch never import a command they do not run.
+
+import { version } from "../../package.json";
+import type { Command } from "./command.ts";
+
+type Loader = () => Promise<{ default: Command }>;
+
+const commands: Record<string, { summary: string; load: Loader }> = {
+  run: { summary: "run a command with secrets in its environment", load: () => import("./run.ts") },
+  init: { summary: "create a starter .keyzero.toml here", load: () => import("./init.ts") },
+  add: { summary: "add a secret to .keyzero.toml", load: () => import("./add.ts") },
+  put: { summary: "store a secret in kz's encrypted local store", load: () => import("./put.ts") },
+  validate: { summary: "check .keyzero.toml and that every secret resolves", load: () => import("./validate.ts") },
+  status: { summary: "show each secret's provider and whether it resolves", load: () => import("./status.ts") },
+  export: { summary: "print resolved secrets as dotenv or JSON (plaintext!)", load: () => import("./export.ts") },
+  completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./completion.ts") },
+  help: { summary: "show help for kz or one command", load: () => import("./help.ts") },
+};
+
+export const KZ_VERSION = version;
+export const commandNames = Object.keys(commands);
+
+export async function loadCommand(name: string): Promise<Command | undefined> {
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  return entry ? (await entry.load()).default : undefined;
+}
+
+export function mainHelp(): string {
+  const width = Math.max(...commandNames.map((n) => n.length));
+  const lines = commandNames.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`);
+  return `kz ${version} — secret management for AI agents
+
+Usage: kz <command> [flags]
+
+Commands:
+${lines.join("\n")}
+
+Flags:
+  -h, --help     show help (also: kz help <command>)
+  -V, --version  print kz's version
+
+Environment: KZ_CONFIG, KZ_ENV, KZ_LOCAL_KEY, NO_COLOR. Exit codes: see README.
+Run \`kz help <command>\` for a command's flags.
+`;
+}

@@ -1,0 +1,68 @@
+// kz status: resolves every secret and shows name, provider, ref, ok/error and milliseconds — never a
+// value. --json prints one JSON document. Exits 4 when a required secret fails.
+
+import { ExitCode } from "../errors.ts";
+import { resolveSecrets } from "../resolve/resolve.ts";
+import { parseArgs } from "./args.ts";
+import { commandHelp, helpFlag, type Command } from "./command.ts";
+import { displayPath } from "../config/load.ts";
+import { paint, printJson, table } from "./output.ts";
+import { configFlags, configFromArgs, onlyFlag, selectedSpecs } from "./shared.ts";
+
+const flags = {
+  ...configFlags,
+  ...onlyFlag,
+  json: { type: "boolean", description: "print one JSON document" },
+  ...helpFlag,
+} as const;
+
+const status: Command = {
+  name: "status",
+  summary: "show each secret's provider and whether it resolves",
+  usage: "kz status [--json] [--env NAME] [--only A,B]",
+  flags,
+  async run(argv) {
+    const args = parseArgs(argv, flags);
+    if (args.flags.help) {
+      process.stdout.write(commandHelp(status));
+      return 0;
+    }
+    const config = configFromArgs(args);
+    const { outcomes, failures } = await resolveSecrets(config, selectedSpecs(config, args));
+    const code = failures.length ? ExitCode.secrets : ExitCode.ok;
+    if (args.flags.json) {
+      printJson({
+        config: config.path,
+        env: config.env ?? null,
+        ok: failures.length === 0,
+        secrets: outcomes.map((o) => ({
+          name: o.spec.name,
+          provider: o.spec.provider,
+          ref: o.spec.ref,
+          field: o.spec.field ?? null,
+          optional: o.spec.optional,
+          hosts: o.spec.hosts ?? [],
+          ok: o.error === undefined,
+          error: o.error ?? null,
+          ms: Math.round(o.ms * 10) / 10,
+        })),
+      });
+      return code;
+    }
+    const header = `${displayPath(config.path)}${config.env ? ` (env ${config.env})` : ""}`;
+    if (outcomes.length === 0) {
+      process.stdout.write(`${header}: no secrets defined — add one with \`kz add NAME\`\n`);
+      return code;
+    }
+    const rows = [["NAME", "PROVIDER", "REF", "STATUS", "MS"]];
+    for (const o of outcomes) {
+      const ref = o.spec.field ? `${o.spec.ref}#${o.spec.field}` : o.spec.ref;
+      const state = o.error === undefined ? paint(1, "green", "ok") : paint(1, o.spec.optional ? "yellow" : "red", `error: ${o.error}`);
+      rows.push([o.spec.name, o.spec.provider, ref, state, o.ms.toFixed(1)]);
+    }
+    process.stdout.write(`${header}\n${table(rows)}\n`);
+    return code;
+  },
+};
+
+export default status;

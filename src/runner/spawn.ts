@@ -1,0 +1,124 @@
+// Starts the child and relays it until it ends: the I/O shell around child-env.ts, exit-status.ts and
+// the Redactor. Three ways to attach the child:
+//   inherit — no masking: the child gets our stdio as is (full fidelity, zero overhead);
+//   pty     — masking with stdin and stdout on a terminal: the child runs on a pseudo-terminal, so colour
+//             and interactive programs keep working, and its output is masked on the way to ours;
+//   pipe    — masking otherwise: stdout and stderr each flow through their own Redactor.
+// Signals sent to kz are forwarded once; terminal-generated ones (^C, ^\) are not re-sent to a child
+// that shares our terminal, since the terminal already delivered them to it.
+
+import { isatty } from "node:tty";
+import { ExitCode, KzError } from "../errors.ts";
+import { Redactor } from "../resolve/redactor.ts";
+import { exitStatusOf } from "./exit-status.ts";
+
+export interface SpawnOptions {
+  command: string[];
+  env: Record<string, string>;
+  /** Values to mask in the child's output (empty = no masking). */
+  mask: { name: string; value: string }[];
+}
+
+const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+const TERMINAL_SIGNALS = new Set(["SIGINT", "SIGQUIT"]);
+
+type Mode = "inherit" | "pty" | "pipe";
+
+function chooseMode(maskActive: boolean): Mode {
+  if (!maskActive) return "inherit";
+  return isatty(0) && isatty(1) ? "pty" : "pipe";
+}
+
+async function writeAll(stream: NodeJS.WriteStream, bytes: Uint8Array): Promise<void> {
+  if (bytes.length === 0) return;
+  if (!stream.write(bytes)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+}
+
+async function relay(source: ReadableStream<Uint8Array>, sink: NodeJS.WriteStream, redactor: Redactor): Promise<void> {
+  for await (const chunk of source) await writeAll(sink, redactor.push(chunk));
+  await writeAll(sink, redactor.end());
+}
+
+function spawnError(command: string, error: unknown): KzError {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  if (code === "ENOENT" || /no such file|not found/i.test(String((error as Error).message))) {
+    return new KzError(`command not found: ${command}`, ExitCode.notFound);
+  }
+  if (code === "EACCES" || /permission denied/i.test(String((error as Error).message))) {
+    return new KzError(`permission denied: ${command} is not executable`, ExitCode.notExecutable);
+  }
+  return new KzError(`cannot start ${command}: ${(error as Error).message}`, ExitCode.notExecutable);
+}
+
+/** Runs the child to completion and returns the exit status kz should exit with. */
+export async function runChild(opts: SpawnOptions): Promise<number> {
+  const mode = chooseMode(new Redactor(opts.mask).active);
+  const sharesTerminal = mode !== "pty" && (isatty(0) || isatty(1) || isatty(2));
+  const [file, ...args] = opts.command;
+  const resolved = Bun.which(file!, { PATH: opts.env.PATH ?? "" }) ?? file!;
+
+  let proc: Bun.Subprocess;
+  let outputDone: Promise<unknown> = Promise.resolve();
+  let restoreTerminal = () => {};
+  try {
+    if (mode === "pty") {
+      const redactor = new Redactor(opts.mask);
+      let ptyClosed!: () => void;
+      outputDone = new Promise<void>((resolve) => (ptyClosed = resolve));
+      proc = Bun.spawn([resolved, ...args], {
+        env: opts.env,
+        terminal: {
+          cols: process.stdout.columns || 80,
+          rows: process.stdout.rows || 24,
+          name: opts.env.TERM,
+          data: (_t, data) => void process.stdout.write(redactor.push(data)),
+          exit: () => {
+            process.stdout.write(redactor.end());
+            ptyClosed();
+          },
+        },
+      });
+      const terminal = proc.terminal!;
+      process.stdin.setRawMode(true);
+      const onInput = (data: Buffer) => terminal.write(data);
+      const onResize = () => terminal.resize(process.stdout.columns, process.stdout.rows);
+      process.stdin.on("data", onInput);
+      process.stdout.on("resize", onResize);
+      restoreTerminal = () => {
+        process.stdin.off("data", onInput);
+        process.stdout.off("resize", onResize);
+        process.stdin.setRawMode(false);
+        process.stdin.pause();
+      };
+    } else if (mode === "pipe") {
+      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdin: "inherit", stdout: "pipe", stderr: "pipe" });
+      outputDone = Promise.all([
+        relay(proc.stdout as ReadableStream<Uint8Array>, process.stdout, new Redactor(opts.mask)),
+        relay(proc.stderr as ReadableStream<Uint8Array>, process.stderr, new Redactor(opts.mask)),
+      ]);
+    } else {
+      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdio: ["inherit", "inherit", "inherit"] });
+    }
+  } catch (error) {
+    throw spawnError(file!, error);
+  }
+
+  const handlers = FORWARDED_SIGNALS.map((signal) => {
+    const handler = () => {
+      if (sharesTerminal && TERMINAL_SIGNALS.has(signal)) return;
+      proc.kill(signal);
+    };
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  });
+
+  try {
+    await proc.exited;
+    await outputDone;
+  } finally {
+    for (const off of handlers) off();
+    restoreTerminal();
+    proc.terminal?.close();
+  }
+  return exitStatusOf(proc.exitCode, proc.signalCode);
+}
