@@ -7,7 +7,8 @@ export function signalNumber(signal: string): number {
   return (constants.signals as Record<string, number>)[signal] ?? 0;
 }
 
-export function exitStatusOf(exitCode: number | null, signalCode: string | null): number {
+export function exitStatusOf(exitCode: number | null, signalCode: string | number | null): number {
+  if (typeof signalCode === "number") return 128 + signalCode;
   if (signalCode) return 128 + signalNumber(signalCode);
   return exitCode ?? 1;
 }
