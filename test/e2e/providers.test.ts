@@ -153,11 +153,12 @@ describe("kz run with every backend", () => {
 test("identical refs are fetched once per run", async () => {
   box.write(
     ".dup.toml",
-    `[providers.aws-sm]\nendpoint = "${aws.url}"\n[secrets]\nA = { provider = "aws-sm", ref = "prod/db", field = "password" }\nB = { provider = "aws-sm", ref = "prod/db", field = "password" }\nC = "vault://secret/data/prod/github#token"\nD = "vault://secret/data/prod/github#user"\n`,
+    `[providers.vault]\nauth = { method = "approle" }\n[providers.aws-sm]\nendpoint = "${aws.url}"\n[secrets]\nA = { provider = "aws-sm", ref = "prod/db", field = "password" }\nB = { provider = "aws-sm", ref = "prod/db", field = "password" }\nC = "vault://secret/data/prod/github#token"\nD = "vault://secret/data/prod/github#user"\n`,
   );
   const before = aws.reads.filter((r) => r === "prod/db").length;
   const vaultBefore = vault.countRequests("/v1/secret/data/prod/github");
   const r = await box.kz(["run", "--config", ".dup.toml", "--no-masking", "--", "sh", "-c", 'printf "%s %s %s" "$A" "$B" "$D"']);
+  expect(r.stderr).toBe("");
   expect(r.stdout).toBe(`${V.awsField} ${V.awsField} kz-bot`);
   expect(aws.reads.filter((r) => r === "prod/db").length - before).toBe(1);
   expect(vault.countRequests("/v1/secret/data/prod/github") - vaultBefore).toBe(1);
