@@ -12,10 +12,10 @@ export async function readPipedStdin(): Promise<SecretValue> {
 
 /** Prompts on stderr and reads one line from the terminal with echo off. */
 export function readHidden(prompt: string): Promise<SecretValue> {
-  process.stderr.write(prompt);
   const stdin = process.stdin;
-  stdin.setRawMode(true);
+  stdin.setRawMode(true); // echo off before the prompt shows, so fast typing or a paste is never echoed
   stdin.resume();
+  process.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let value = "";
     const finish = (error?: KzError) => {

@@ -55,6 +55,9 @@ function writePrivate(path: string, content: string): void {
 
 export class LocalStore {
   readonly paths: { data: string; key: string };
+  /** Read once per instance: a run resolving ten local secrets reads the files once. */
+  private cached?: StoreFile;
+  private cachedKey?: Buffer;
 
   constructor(private readonly env: Env = process.env) {
     this.paths = storePaths(env);
@@ -62,6 +65,11 @@ export class LocalStore {
 
   /** The store key; with `create`, a missing key file is generated. */
   private key(create: boolean): Buffer {
+    this.cachedKey ??= this.loadKey(create);
+    return this.cachedKey;
+  }
+
+  private loadKey(create: boolean): Buffer {
     if (this.env.KZ_LOCAL_KEY) return parseHexKey(this.env.KZ_LOCAL_KEY, "KZ_LOCAL_KEY");
     if (existsSync(this.paths.key)) {
       assertPrivate(this.paths.key);
@@ -74,6 +82,11 @@ export class LocalStore {
   }
 
   private read(): StoreFile {
+    this.cached ??= this.load();
+    return this.cached;
+  }
+
+  private load(): StoreFile {
     if (!existsSync(this.paths.data)) return { version: 1, secrets: {} };
     assertPrivate(this.paths.data);
     try {
