@@ -3,6 +3,7 @@
 // environment or files; makes no request itself, so the HTTP client stays in vault.ts. Messages name the
 // variable or file to fix, never its contents.
 
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { ProviderError } from "./types.ts";
@@ -55,9 +56,15 @@ function loginPath(auth: AuthSettings, defaultMount: string): string {
   return `auth/${mount}/login`;
 }
 
-function tokenPlan(auth: AuthSettings, env: Env): AuthPlan {
-  const name = stringSetting(auth, "token_env") ?? "VAULT_TOKEN";
-  return { kind: "token", token: fromEnv(env, name, "the Vault token; or pick another [providers.vault] auth.method") };
+/** VAULT_TOKEN (or auth.token_env); without either, ~/.vault-token as `vault login` leaves it. */
+async function tokenPlan(auth: AuthSettings, env: Env): Promise<AuthPlan> {
+  const explicit = stringSetting(auth, "token_env");
+  const name = explicit ?? "VAULT_TOKEN";
+  const helperFile = env.HOME ? join(env.HOME, ".vault-token") : undefined;
+  if (!explicit && !env[name] && helperFile && existsSync(helperFile)) {
+    return { kind: "token", token: await fromFile(helperFile, "Vault token") };
+  }
+  return { kind: "token", token: fromEnv(env, name, "the Vault token (or run `vault login`); or pick another [providers.vault] auth.method") };
 }
 
 function approlePlan(auth: AuthSettings, env: Env): AuthPlan {

@@ -3,7 +3,7 @@
 // retries, and TLS with a throwaway CA. Every failure is checked to name no stored value or credential.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import createVaultProvider from "../../src/providers/vault.ts";
@@ -176,6 +176,13 @@ describe("authentication", () => {
 
     const custom = await providerFor({ auth: { token_env: "CI_VAULT_TOKEN" } }, { CI_VAULT_TOKEN: ROOT_TOKEN });
     expect(await read(custom, "secret/data/app/stripe")).toBe(STRIPE.key);
+  });
+
+  test("without VAULT_TOKEN, ~/.vault-token (left by `vault login`) is used", async () => {
+    const home = join(dir, "home");
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, ".vault-token"), `${ROOT_TOKEN}\n`);
+    expect(await read(await providerFor({}, { HOME: home }), "secret/data/app/stripe")).toBe(STRIPE.key);
   });
 
   test("no token: names the variable to set", async () => {
