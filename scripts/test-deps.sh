@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the real clients and tools kz's end-to-end tests drive, from Debian's packages, when they
+# are missing: curl, openssl, Python requests/httpx, script(1). Needs root for apt-get; otherwise it
+# only says what is missing.
+set -euo pipefail
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+/usr/bin/python3 -c "import requests" >/dev/null 2>&1 || missing+=(python3-requests)
+/usr/bin/python3 -c "import httpx" >/dev/null 2>&1 || missing+=(python3-httpx)
+[ "${#missing[@]}" -eq 0 ] && exit 0
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing test tools: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "warning: tests need these packages: ${missing[*]} (apt-get install them)" >&2
+fi
