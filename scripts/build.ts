@@ -5,7 +5,9 @@
 // Splitting + bytecode keep startup to a few ms: each command and provider is its own chunk, loaded
 // only when used. Cross-targets need Bun to fetch that platform's runtime once (network required).
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+
+const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version as string;
 
 const targets = ["bun-linux-x64", "bun-linux-arm64", "bun-darwin-x64", "bun-darwin-arm64"];
 const args = process.argv.slice(2);
@@ -14,7 +16,10 @@ const wanted = args.includes("--all") ? targets : args.includes("--target") ? [a
 mkdirSync("dist", { recursive: true });
 for (const target of wanted) {
   const outfile = target ? `dist/kz-${target.replace(/^bun-/, "")}` : "dist/kz";
-  const cmd = [process.execPath, "build", "src/main.ts", "--compile", "--splitting", "--bytecode", "--format=esm", "--minify", "--sourcemap=none", `--outfile=${outfile}`];
+  const cmd = [process.execPath, "build", "src/main.ts", "--compile", "--splitting", "--bytecode", "--format=esm", "--minify", "--sourcemap=none", `--outfile=${outfile}`,
+    `--define=KZ_BUILD_VERSION=${JSON.stringify(version)}`,
+    // A secrets tool must not pick up a .env or bunfig.toml from whatever directory it runs in.
+    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
   if (target) cmd.push(`--target=${target}`);
   const started = performance.now();
   const proc = Bun.spawnSync(cmd, { stdout: "inherit", stderr: "inherit" });

@@ -1,37 +1,15 @@
-// kz's entry point: reads the first word of argv and lazy-imports that one command, so that
-// `kz --version` and `kz run` load nothing they do not use. A KzError becomes one stderr line and its
-// exit code; anything unexpected prints its first line (never a stack with request data) and exits 1.
+// kz's entry point, kept nearly import-free: `kz --version` answers before anything else loads, and
+// the rest of the CLI is pulled in with a synchronous require, which the bundler keeps in this chunk
+// (a dynamic import() costs several ms in a compiled binary; measured with scripts/bench/startup.ts).
 
-import { commandNames, KZ_VERSION, loadCommand, mainHelp } from "./commands/catalog.ts";
-import { ExitCode, KzError } from "./errors.ts";
+import { writeSync } from "node:fs";
 
-async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === "--version" || first === "-V" || first === "version") {
-    process.stdout.write(`kz ${KZ_VERSION}\n`);
-    return ExitCode.ok;
-  }
-  if (first === undefined || first === "--help" || first === "-h") {
-    (first === undefined ? process.stderr : process.stdout).write(mainHelp());
-    return first === undefined ? ExitCode.usage : ExitCode.ok;
-  }
-  const command = await loadCommand(first);
-  if (!command) {
-    const { didYouMean } = await import("./config/suggest.ts");
-    throw new KzError(`unknown command "${first}"${didYouMean(first, commandNames).replace("valid keys", "commands")}`, ExitCode.usage);
-  }
-  return command.run(rest);
-}
+declare const KZ_BUILD_VERSION: string | undefined;
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  const { printError } = await import("./commands/output.ts");
-  if (error instanceof KzError) {
-    printError(error.message);
-    process.exitCode = error.exitCode;
-  } else {
-    printError(`internal error: ${error instanceof Error ? error.message.split("\n")[0] : "unknown"} (please report this)`);
-    process.exitCode = ExitCode.failure;
-  }
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  writeSync(1, `kz ${typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev"}\n`);
+} else {
+  const cli = require("./cli.ts") as typeof import("./cli.ts");
+  process.exitCode = await cli.main(argv);
 }

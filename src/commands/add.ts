@@ -1,6 +1,7 @@
 // kz add: appends one secret to .keyzero.toml's [secrets] table, keeping comments and layout. The
 // edited file is validated before it is written, so a bad flag never leaves a broken config behind.
 
+import { writeStdout, writeStderr } from "../stdio.ts";
 import { writeFileSync } from "node:fs";
 import { parse } from "smol-toml";
 import { addSecretToToml } from "../config/edit.ts";
@@ -34,7 +35,7 @@ const add: Command = {
   async run(argv) {
     const args = parseArgs(argv, flags);
     if (args.flags.help) {
-      process.stdout.write(commandHelp(add));
+      writeStdout(commandHelp(add));
       return 0;
     }
     const [name, ...extra] = args.positionals;
@@ -61,9 +62,9 @@ const add: Command = {
     });
     new DocValidator({ file: display, text: edited }).document(parse(edited) as Record<string, unknown>);
     writeFileSync(path, edited);
-    process.stderr.write(`${paint(2, "green", "added")} ${name} to ${display}\n`);
+    writeStderr(`${paint(2, "green", "added")} ${name} to ${display}\n`);
     if (provider === "local" && !new LocalStore().has(ref ?? name)) {
-      process.stderr.write(`next: kz put ${ref ?? name}\n`);
+      writeStderr(`next: kz put ${ref ?? name}\n`);
     }
     return 0;
   },

@@ -1,13 +1,14 @@
 // The list of kz's commands: name, one-line summary and a lazy loader, so that the top-level help and
 // dispatch never import a command they do not run.
 
-import { version } from "../../package.json";
 import type { Command } from "./command.ts";
+import run from "./run.ts";
 
 type Loader = () => Promise<{ default: Command }>;
 
 const commands: Record<string, { summary: string; load: Loader }> = {
-  run: { summary: "run a command with secrets in its environment", load: () => import("./run.ts") },
+  // kz run is the hot path: bundled with the entry, since a dynamic import costs a few ms here.
+  run: { summary: "run a command with secrets in its environment", load: async () => ({ default: run }) },
   init: { summary: "create a starter .keyzero.toml here", load: () => import("./init.ts") },
   add: { summary: "add a secret to .keyzero.toml", load: () => import("./add.ts") },
   put: { summary: "store a secret in kz's encrypted local store", load: () => import("./put.ts") },
@@ -18,7 +19,9 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   help: { summary: "show help for kz or one command", load: () => import("./help.ts") },
 };
 
-export const KZ_VERSION = version;
+declare const KZ_BUILD_VERSION: string | undefined;
+/** Set by scripts/build.ts from package.json (a JSON import would cost startup time); "dev" from source. */
+export const KZ_VERSION = typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev";
 export const commandNames = Object.keys(commands);
 
 export async function loadCommand(name: string): Promise<Command | undefined> {
@@ -29,7 +32,7 @@ export async function loadCommand(name: string): Promise<Command | undefined> {
 export function mainHelp(): string {
   const width = Math.max(...commandNames.map((n) => n.length));
   const lines = commandNames.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`);
-  return `kz ${version} — secret management for AI agents
+  return `kz ${KZ_VERSION} — secret management for AI agents
 
 Usage: kz <command> [flags]
 

@@ -1,6 +1,7 @@
 // kz completion bash|zsh|fish: prints a completion script for commands and their flags.
 //   bash: source <(kz completion bash)   zsh: kz completion zsh > "${fpath[1]}/_kz"   fish: kz completion fish | source
 
+import { writeStdout } from "../stdio.ts";
 import { UsageError } from "../errors.ts";
 import { commandNames, loadCommand } from "./catalog.ts";
 import { commandHelp, helpFlag, type Command } from "./command.ts";
@@ -70,12 +71,12 @@ const completion: Command = {
   async run(argv) {
     const [shell] = argv;
     if (shell === "--help" || shell === "-h") {
-      process.stdout.write(commandHelp(completion));
+      writeStdout(commandHelp(completion));
       return 0;
     }
     const render = { bash: bashScript, zsh: zshScript, fish: fishScript }[shell ?? ""];
     if (!render) throw new UsageError("usage: kz completion bash|zsh|fish");
-    process.stdout.write(render(await flagsByCommand()));
+    writeStdout(render(await flagsByCommand()));
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 // kz export: prints resolved secrets as dotenv or JSON — plaintext, for tools that cannot be wrapped
 // by `kz run`. It is the one command that shows values, so it says so on stderr every time.
 
+import { writeStdout } from "../stdio.ts";
 import { UsageError } from "../errors.ts";
 import type { SecretValue } from "../secret.ts";
 import { parseArgs } from "./args.ts";
@@ -36,7 +37,7 @@ const exportCommand: Command = {
   async run(argv) {
     const args = parseArgs(argv, flags);
     if (args.flags.help) {
-      process.stdout.write(commandHelp(exportCommand));
+      writeStdout(commandHelp(exportCommand));
       return 0;
     }
     const format = (args.flags.format as string | undefined) ?? "dotenv";
@@ -44,7 +45,7 @@ const exportCommand: Command = {
     const config = configFromArgs(args);
     const { values } = await resolveOrFail(config, selectedSpecs(config, args));
     printWarning("export writes secret values in plaintext; keep the output out of files, logs and version control");
-    process.stdout.write(render(format, values));
+    writeStdout(render(format, values));
     return 0;
   },
 };

@@ -1,5 +1,6 @@
 // kz help [CMD]: the top-level help, or one command's usage, flags and examples.
 
+import { writeStdout } from "../stdio.ts";
 import { UsageError } from "../errors.ts";
 import { commandNames, loadCommand, mainHelp } from "./catalog.ts";
 import { commandHelp, type Command } from "./command.ts";
@@ -13,12 +14,12 @@ const help: Command = {
   async run(argv) {
     const [name] = argv;
     if (!name || name === "--help" || name === "-h") {
-      process.stdout.write(mainHelp());
+      writeStdout(mainHelp());
       return 0;
     }
     const command = await loadCommand(name);
     if (!command) throw new UsageError(`no command "${name}"${didYouMean(name, commandNames).replace("valid keys", "commands")}`);
-    process.stdout.write(commandHelp(command));
+    writeStdout(commandHelp(command));
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 // kz init: writes a commented starter .keyzero.toml that uses kz's own encrypted store, so a first
 // run needs no external service. Never overwrites an existing file.
 
+import { writeStdout, writeStderr } from "../stdio.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { CONFIG_NAME, displayPath } from "../config/load.ts";
@@ -46,13 +47,13 @@ const init: Command = {
   async run(argv) {
     const args = parseArgs(argv, flags);
     if (args.flags.help) {
-      process.stdout.write(commandHelp(init));
+      writeStdout(commandHelp(init));
       return 0;
     }
     const path = resolve((args.flags.config as string | undefined) ?? CONFIG_NAME);
     if (existsSync(path)) throw new KzError(`${displayPath(path)} already exists; kz init never overwrites — edit it or use \`kz add\``);
     writeFileSync(path, STARTER_CONFIG, { flag: "wx" });
-    process.stderr.write(
+    writeStderr(
       `${paint(2, "green", "created")} ${displayPath(path)}\nnext: kz put DEMO_API_KEY, then kz run -- <your command>\n` +
         `tip: add .keyzero.local.toml (personal overrides) to .gitignore\n`,
     );

@@ -1,6 +1,7 @@
 // Terminal output for kz's own messages: colour only on a terminal and never with NO_COLOR, errors as
 // one "kz: error: …" line on stderr, and JSON printing for --json.
 
+import { writeStdout, writeStderr } from "../stdio.ts";
 import { isatty } from "node:tty";
 
 export function useColor(fd: number): boolean {
@@ -16,15 +17,15 @@ export function paint(fd: number, color: keyof typeof codes, text: string): stri
 }
 
 export function printError(message: string): void {
-  process.stderr.write(`${paint(2, "red", "kz: error:")} ${message}\n`);
+  writeStderr(`${paint(2, "red", "kz: error:")} ${message}\n`);
 }
 
 export function printWarning(message: string): void {
-  process.stderr.write(`${paint(2, "yellow", "kz: warning:")} ${message}\n`);
+  writeStderr(`${paint(2, "yellow", "kz: warning:")} ${message}\n`);
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  writeStdout(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** A plain-text table with left-aligned columns. */

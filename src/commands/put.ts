@@ -2,6 +2,7 @@
 // never from argv (which lands in shell history and `ps`). --missing prompts for every local secret in
 // the config that the store does not have yet.
 
+import { writeStdout, writeStderr } from "../stdio.ts";
 import { KzError, UsageError } from "../errors.ts";
 import { LocalStore } from "../providers/local-store.ts";
 import { parseArgs } from "./args.ts";
@@ -31,7 +32,7 @@ $XDG_CONFIG_HOME/keyzero/local.key or KZ_LOCAL_KEY.`,
   async run(argv) {
     const args = parseArgs(argv, flags);
     if (args.flags.help) {
-      process.stdout.write(commandHelp(put));
+      writeStdout(commandHelp(put));
       return 0;
     }
     const store = new LocalStore();
@@ -49,7 +50,7 @@ $XDG_CONFIG_HOME/keyzero/local.key or KZ_LOCAL_KEY.`,
     if (value.length === 0) throw new KzError(`no value given for ${name}; nothing stored`);
     const existed = store.has(name);
     store.set(name, value);
-    process.stderr.write(`${paint(2, "green", existed ? "updated" : "stored")} ${name} in the local store\n`);
+    writeStderr(`${paint(2, "green", existed ? "updated" : "stored")} ${name} in the local store\n`);
     return 0;
   },
 };
@@ -58,7 +59,7 @@ async function putMissing(store: LocalStore, args: ReturnType<typeof parseArgs>)
   const config = configFromArgs(args);
   const missing = config.secrets.filter((s) => s.provider === "local" && !store.has(s.ref));
   if (missing.length === 0) {
-    process.stderr.write("every local secret in the config is already stored\n");
+    writeStderr("every local secret in the config is already stored\n");
     return 0;
   }
   if (!stdinIsTerminal()) {
@@ -67,11 +68,11 @@ async function putMissing(store: LocalStore, args: ReturnType<typeof parseArgs>)
   for (const spec of missing) {
     const value = await readHidden(`Value for ${spec.ref}${spec.optional ? " (optional, Enter to skip)" : ""}: `);
     if (value.length === 0) {
-      process.stderr.write(`skipped ${spec.ref}\n`);
+      writeStderr(`skipped ${spec.ref}\n`);
       continue;
     }
     store.set(spec.ref, value);
-    process.stderr.write(`${paint(2, "green", "stored")} ${spec.ref}\n`);
+    writeStderr(`${paint(2, "green", "stored")} ${spec.ref}\n`);
   }
   return 0;
 }

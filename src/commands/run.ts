@@ -2,6 +2,7 @@
 // masked, its signals forwarded, and its exit status passed through. Nothing starts if a required
 // secret fails.
 
+import { writeStdout } from "../stdio.ts";
 import { UsageError } from "../errors.ts";
 import { buildChildEnv } from "../runner/child-env.ts";
 import { runChild } from "../runner/spawn.ts";
@@ -30,7 +31,7 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
   async run(argv) {
     const args = parseArgs(argv, flags, { tailAfterPositional: true });
     if (args.flags.help) {
-      process.stdout.write(commandHelp(run));
+      writeStdout(commandHelp(run));
       return 0;
     }
     if (args.tail.length === 0) throw new UsageError("no command given — usage: kz run [flags] -- COMMAND [ARGS…]");

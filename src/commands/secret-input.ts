@@ -1,6 +1,7 @@
 // Reading a secret value from the user without it touching argv or the screen: piped stdin (one
 // trailing newline stripped) or a hidden prompt on the terminal (no echo).
 
+import { writeStderr } from "../stdio.ts";
 import { isatty } from "node:tty";
 import { KzError } from "../errors.ts";
 import { SecretValue } from "../secret.ts";
@@ -15,14 +16,14 @@ export function readHidden(prompt: string): Promise<SecretValue> {
   const stdin = process.stdin;
   stdin.setRawMode(true); // echo off before the prompt shows, so fast typing or a paste is never echoed
   stdin.resume();
-  process.stderr.write(prompt);
+  writeStderr(prompt);
   return new Promise((resolve, reject) => {
     let value = "";
     const finish = (error?: KzError) => {
       stdin.off("data", onData);
       stdin.setRawMode(false);
       stdin.pause();
-      process.stderr.write("\n");
+      writeStderr("\n");
       if (error) reject(error);
       else resolve(new SecretValue(value));
     };

@@ -1,6 +1,7 @@
 // kz status: resolves every secret and shows name, provider, ref, ok/error and milliseconds — never a
 // value. --json prints one JSON document. Exits 4 when a required secret fails.
 
+import { writeStdout } from "../stdio.ts";
 import { ExitCode } from "../errors.ts";
 import { resolveSecrets } from "../resolve/resolve.ts";
 import { parseArgs } from "./args.ts";
@@ -24,7 +25,7 @@ const status: Command = {
   async run(argv) {
     const args = parseArgs(argv, flags);
     if (args.flags.help) {
-      process.stdout.write(commandHelp(status));
+      writeStdout(commandHelp(status));
       return 0;
     }
     const config = configFromArgs(args);
@@ -51,7 +52,7 @@ const status: Command = {
     }
     const header = `${displayPath(config.path)}${config.env ? ` (env ${config.env})` : ""}`;
     if (outcomes.length === 0) {
-      process.stdout.write(`${header}: no secrets defined — add one with \`kz add NAME\`\n`);
+      writeStdout(`${header}: no secrets defined — add one with \`kz add NAME\`\n`);
       return code;
     }
     const rows = [["NAME", "PROVIDER", "REF", "STATUS", "MS"]];
@@ -60,7 +61,7 @@ const status: Command = {
       const state = o.error === undefined ? paint(1, "green", "ok") : paint(1, o.spec.optional ? "yellow" : "red", `error: ${o.error}`);
       rows.push([o.spec.name, o.spec.provider, ref, state, o.ms.toFixed(1)]);
     }
-    process.stdout.write(`${header}\n${table(rows)}\n`);
+    writeStdout(`${header}\n${table(rows)}\n`);
     return code;
   },
 };

@@ -2,6 +2,7 @@
 // resolves. Warns about what would bite later: values too short to be masked, secrets with no hosts
 // (blind mode would refuse them). Exit 0 valid, 3 config invalid, 4 a secret does not resolve.
 
+import { writeStdout, writeStderr } from "../stdio.ts";
 import { MIN_MASK_LENGTH } from "../resolve/redactor.ts";
 import { ConfigError, ExitCode } from "../errors.ts";
 import { describeFailure, resolveSecrets } from "../resolve/resolve.ts";
@@ -27,7 +28,7 @@ const validate: Command = {
   async run(argv) {
     const args = parseArgs(argv, flags);
     if (args.flags.help) {
-      process.stdout.write(commandHelp(validate));
+      writeStdout(commandHelp(validate));
       return 0;
     }
     const errors: string[] = [];
@@ -63,9 +64,9 @@ const validate: Command = {
       printJson({ config: file ?? null, valid: errors.length === 0, errors, warnings });
       return code;
     }
-    for (const w of warnings) process.stderr.write(`${paint(2, "yellow", "warning:")} ${w}\n`);
-    for (const e of errors) process.stderr.write(`${paint(2, "red", "error:")} ${e}\n`);
-    if (errors.length === 0) process.stdout.write(`${paint(1, "green", "valid")} ${file ? displayPath(file) : ""}\n`);
+    for (const w of warnings) writeStderr(`${paint(2, "yellow", "warning:")} ${w}\n`);
+    for (const e of errors) writeStderr(`${paint(2, "red", "error:")} ${e}\n`);
+    if (errors.length === 0) writeStdout(`${paint(1, "green", "valid")} ${file ? displayPath(file) : ""}\n`);
     return code;
   },
 };

@@ -1,14 +1,19 @@
-// Maps provider names to their modules, imported only when a secret uses them, so that `kz run` with
-// env/local secrets never loads the AWS SDK or the HTTP clients of other backends.
+// Maps provider names to their modules. The local ones (env, file, local store) are small and on the
+// hot path, so they are bundled with it; the backends are imported only when a secret uses them, so
+// that `kz run` with local secrets never loads the AWS SDK or other backends' HTTP clients. (In a
+// compiled kz each dynamic import costs a few ms, which is why the cheap ones are not lazy.)
 
+import createEnvProvider from "./env.ts";
+import createFileProvider from "./file.ts";
+import createLocalProvider from "./local.ts";
 import { ProviderError, type ProviderFactory } from "./types.ts";
 
 type Loader = () => Promise<{ default: ProviderFactory }>;
 
 export const providerLoaders: Record<string, Loader> = {
-  env: () => import("./env.ts"),
-  file: () => import("./file.ts"),
-  local: () => import("./local.ts"),
+  env: async () => ({ default: createEnvProvider }),
+  file: async () => ({ default: createFileProvider }),
+  local: async () => ({ default: createLocalProvider }),
   "1password": () => import("./onepassword.ts"),
   vault: () => import("./vault.ts"),
   "aws-sm": () => import("./aws-sm.ts"),
