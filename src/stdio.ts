@@ -1,9 +1,9 @@
 // Writing to stdout/stderr without Node's stream objects: in a compiled kz, touching process.stdout or
 // process.stderr costs ~20 ms of startup (measured), more than all of `kz run`'s own work. Short
 // messages go out with a synchronous write(2); streams (a child's output) use Bun's FileSink, which
-// applies backpressure.
+// applies backpressure. isTerminal() avoids node:tty for the same reason (~4 ms to load).
 
-import { writeSync } from "node:fs";
+import { fstatSync, statSync, writeSync } from "node:fs";
 
 const encoder = new TextEncoder();
 
@@ -26,4 +26,18 @@ export const writeStderr = (data: string | Uint8Array): void => writeAll(2, data
 /** A streaming sink for fd 1 or 2: write() buffers, flush() resolves when the bytes are out. */
 export function fdSink(fd: 1 | 2): Bun.FileSink {
   return (fd === 1 ? Bun.stdout : Bun.stderr).writer();
+}
+
+let nullDevice: number | undefined;
+
+/** Whether fd is a terminal: a character device other than /dev/null (no node:tty needed). */
+export function isTerminal(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isCharacterDevice()) return false;
+    nullDevice ??= statSync("/dev/null").rdev;
+    return stat.rdev !== nullDevice;
+  } catch {
+    return false;
+  }
 }

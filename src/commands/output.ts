@@ -1,13 +1,12 @@
 // Terminal output for kz's own messages: colour only on a terminal and never with NO_COLOR, errors as
 // one "kz: error: …" line on stderr, and JSON printing for --json.
 
-import { writeStdout, writeStderr } from "../stdio.ts";
-import { isatty } from "node:tty";
+import { isTerminal, writeStderr, writeStdout } from "../stdio.ts";
 
 export function useColor(fd: number): boolean {
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "") return false;
   if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
-  return isatty(fd) && process.env.TERM !== "dumb";
+  return isTerminal(fd) && process.env.TERM !== "dumb";
 }
 
 const codes = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;

@@ -1,8 +1,7 @@
 // Reading a secret value from the user without it touching argv or the screen: piped stdin (one
 // trailing newline stripped) or a hidden prompt on the terminal (no echo).
 
-import { writeStderr } from "../stdio.ts";
-import { isatty } from "node:tty";
+import { isTerminal, writeStderr } from "../stdio.ts";
 import { KzError } from "../errors.ts";
 import { SecretValue } from "../secret.ts";
 
@@ -41,5 +40,5 @@ export function readHidden(prompt: string): Promise<SecretValue> {
 }
 
 export function stdinIsTerminal(): boolean {
-  return isatty(0);
+  return isTerminal(0);
 }

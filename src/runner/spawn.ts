@@ -8,10 +8,9 @@
 // Signals sent to kz are forwarded once; terminal-generated ones (^C, ^\) are not re-sent to a child
 // that shares our terminal, since the terminal already delivered them to it.
 
-import { isatty } from "node:tty";
 import { ExitCode, KzError } from "../errors.ts";
 import { Redactor } from "../resolve/redactor.ts";
-import { fdSink } from "../stdio.ts";
+import { fdSink, isTerminal } from "../stdio.ts";
 import { exitStatusOf } from "./exit-status.ts";
 
 export interface SpawnOptions {
@@ -28,7 +27,7 @@ type Mode = "inherit" | "pty" | "pipe";
 
 function chooseMode(maskActive: boolean): Mode {
   if (!maskActive) return "inherit";
-  return isatty(0) && isatty(1) ? "pty" : "pipe";
+  return isTerminal(0) && isTerminal(1) ? "pty" : "pipe";
 }
 
 async function relay(source: ReadableStream<Uint8Array>, sink: Bun.FileSink, redactor: Redactor): Promise<void> {
@@ -54,7 +53,7 @@ function spawnError(command: string, error: unknown): KzError {
 /** Runs the child to completion and returns the exit status kz should exit with. */
 export async function runChild(opts: SpawnOptions): Promise<number> {
   const mode = chooseMode(new Redactor(opts.mask).active);
-  const sharesTerminal = mode !== "pty" && (isatty(0) || isatty(1) || isatty(2));
+  const sharesTerminal = mode !== "pty" && (isTerminal(0) || isTerminal(1) || isTerminal(2));
   const [file, ...args] = opts.command;
   const resolved = Bun.which(file!, { PATH: opts.env.PATH ?? "" }) ?? file!;
 
