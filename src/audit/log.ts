@@ -1,0 +1,75 @@
+// Append-only JSONL audit log, hash-chained: every record carries `prev`, the SHA-256 of the line
+// before it (64 zeros for the first), so an edited, removed or reordered record breaks the chain.
+// Records are built from plain JSON fields only — the type admits no SecretValue, and a value could
+// only reach a record by being copied into a string on purpose. File 0600 in a 0700 directory.
+
+import { createHash } from "node:crypto";
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { dirname } from "node:path";
+
+type Field = string | number | boolean | null | string[];
+export type AuditFields = { [key: string]: Field | { [key: string]: Field } };
+
+export const GENESIS = "0".repeat(64);
+
+export function lineHash(line: string): string {
+  return createHash("sha256").update(line).digest("hex");
+}
+
+/** The last complete line of a file, read from its tail. */
+function lastLine(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    for (let span = 4096; ; span *= 4) {
+      const start = Math.max(0, size - span);
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      const text = buf.toString("utf8").replace(/\n+$/, "");
+      const cut = text.lastIndexOf("\n");
+      if (cut >= 0 || start === 0) return text.slice(cut + 1) || undefined;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class AuditLog {
+  private prev: string | undefined;
+
+  constructor(readonly path: string) {}
+
+  append(fields: AuditFields): void {
+    if (this.prev === undefined) {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      const last = lastLine(this.path);
+      this.prev = last ? lineHash(last) : GENESIS;
+    }
+    const line = JSON.stringify({ time: new Date().toISOString(), ...fields, prev: this.prev });
+    appendFileSync(this.path, `${line}\n`, { mode: 0o600 });
+    this.prev = lineHash(line);
+  }
+}
+
+export interface ChainProblem {
+  line: number;
+  reason: string;
+}
+
+/** Checks a log's chain; returns the first problem, or undefined when it is intact. */
+export function verifyChain(text: string): ChainProblem | undefined {
+  let prev = GENESIS;
+  const lines = text.split("\n").filter((l) => l !== "");
+  for (let i = 0; i < lines.length; i++) {
+    let record: { prev?: unknown };
+    try {
+      record = JSON.parse(lines[i]!);
+    } catch {
+      return { line: i + 1, reason: "not valid JSON" };
+    }
+    if (record.prev !== prev) return { line: i + 1, reason: "chain broken: prev does not match the line before (edited, removed or reordered)" };
+    prev = lineHash(lines[i]!);
+  }
+  return undefined;
+}
