@@ -43,12 +43,31 @@ export interface StreamRewriter {
   end(): Uint8Array;
 }
 
+/** What a body rewrite saw, for the audit log. Names only, never values. */
+export interface BodyAudit {
+  /** Secrets whose tokens were swapped for their values. */
+  swapped: string[];
+  /** Secrets whose tokens were seen but may not go to this destination: left in place as inert tokens
+   * (a streamed body — its head was already sent, so it can no longer be refused). */
+  inert: string[];
+}
+
 /** How the body of a request must be handled after the head was planned. */
 export type BodyPlan =
   | { kind: "none" } // no body (or pass through untouched: binary, compressed, no token possible)
   | { kind: "passthrough" }
-  | { kind: "stream"; rewriter: StreamRewriter } // chunked body: rewrite as it flows, re-chunk
-  | { kind: "buffer"; rewrite: (body: Uint8Array) => Uint8Array | Refusal; limit: number }; // Content-Length body: buffer, rewrite, recompute length
+  | { kind: "stream"; rewriter: StreamRewriter; audit?: () => BodyAudit } // chunked body: rewrite as it flows, re-chunk
+  | {
+      kind: "buffer"; // Content-Length body: buffer, rewrite, recompute length
+      rewrite: (body: Uint8Array) => Uint8Array | Refusal;
+      limit: number;
+      audit?: () => BodyAudit;
+      /** Set when the head depends on the final body (AWS SigV4 re-signing). Call it after rewrite()
+       * succeeded, with the body rewrite() returned; send the head it returns as is (its
+       * Content-Length already matches the body). A body over `limit` is passed through untouched and
+       * finishHead is not called. */
+      finishHead?: (body: Uint8Array) => RequestHead | Refusal;
+    };
 
 /** A request the proxy must refuse (403) because a token was headed where its secret may not go. */
 export interface Refusal {
@@ -62,4 +81,15 @@ export interface RequestPlan {
   body: BodyPlan;
   /** Names of the secrets whose tokens were swapped in the head (the body reports its own). */
   swapped: string[];
+  /** Encoded forms of real values this plan put into the request (see ProducedForm), to hand to echo
+   * protection. Always set by planRequest; optional so that test doubles of it need not build one. */
+  produced?: ProducedForm[];
+}
+
+/** An encoded form of a real value that the proxy itself produced in a request — the base64 of a Basic
+ * credential it built, a percent-encoded value it put in a URL — so that echo protection can mask it in
+ * the response. As sensitive as the value itself, hence a SecretValue. */
+export interface ProducedForm {
+  secret: string;
+  form: SecretValue;
 }

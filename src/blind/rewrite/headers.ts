@@ -1,0 +1,36 @@
+// Request headers: every header value is searched for tokens and each allowed one swapped for its value.
+// Authorization is routed by scheme — Basic to basic-auth.ts, AWS4-HMAC-SHA256 left for sigv4.ts (it is
+// re-signed, not swapped). Proxy-Authorization belongs to the proxy and is never touched. A value that
+// contains a line break or NUL is refused rather than spliced: it would split the header.
+
+import type { Refusal } from "../types.ts";
+import { swapInBasicAuth } from "./basic-auth.ts";
+import { type SwapContext, isRefusal, refusal } from "./context.ts";
+import { isHeaderSafe } from "./encode.ts";
+
+export type Headers = [name: string, value: string][];
+
+export function swapInHeaders(headers: Headers, ctx: SwapContext): Headers | Refusal {
+  const out: Headers = [];
+  for (const [name, value] of headers) {
+    const swapped = swapInHeader(name, value, ctx);
+    if (isRefusal(swapped)) return swapped;
+    out.push([name, swapped]);
+  }
+  return out;
+}
+
+export function swapInHeader(name: string, value: string, ctx: SwapContext): string | Refusal {
+  const lower = name.toLowerCase();
+  if (lower === "proxy-authorization") return value;
+  if (lower === "authorization") {
+    if (/^\s*AWS4-/i.test(value)) return value;
+    const basic = swapInBasicAuth(value, ctx);
+    if (basic !== undefined) return basic;
+  }
+  return ctx.swapInText(value, (secret) => {
+    const real = secret.value.reveal();
+    if (isHeaderSafe(real)) return real;
+    return refusal(secret.name, `${secret.name}'s value contains a line break or NUL and cannot be sent in the ${name} header`);
+  });
+}
