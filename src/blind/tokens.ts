@@ -17,7 +17,7 @@ import { ConfigError } from "../errors.ts";
 import type { TokenFormat } from "../config/types.ts";
 import type { SecretValue } from "../secret.ts";
 import { type HostPattern, bindingProblem, matchesHost, parseHostPattern } from "./hosts.ts";
-import { Needles } from "./rewrite/needles.ts";
+import { Needles } from "../resolve/needles.ts";
 import type { BlindSecret, Destination } from "./types.ts";
 
 export const TOKEN_PREFIX = "KZ_TOK_";

@@ -70,3 +70,9 @@ describe("Redactor", () => {
     expect(dec(held) + dec(r.push(enc("23456789"))) + dec(r.end())).toBe("x [kz:API_KEY]");
   });
 });
+
+test("a short value complete inside the held start of a longer one is masked at end of stream", () => {
+  const long = { name: "LONG", value: "fakeabcdefgh" };
+  const short = { name: "SHORT", value: "abcdef" };
+  expect(run([long, short], ["x fakeabcdef"]).out).toBe("x fake[kz:SHORT]");
+});

@@ -4,7 +4,7 @@
 
 import type { Refusal } from "../types.ts";
 import type { SwapContext } from "./context.ts";
-import { spliceBytes } from "./needles.ts";
+import { spliceBytes } from "../../resolve/needles.ts";
 
 const BASIC = /^(\s*basic\s+)([A-Za-z0-9+/]+={0,2})(\s*)$/i;
 

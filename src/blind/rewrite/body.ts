@@ -22,8 +22,8 @@ import type { BlindSecret, BodyAudit, BodyPlan, Refusal, RequestHead, StreamRewr
 import type { SwapContext } from "./context.ts";
 import { jsonEscape, percentEncode, xmlEscape } from "./encode.ts";
 import { headerValues } from "./head.ts";
-import { spliceBytes } from "./needles.ts";
-import { SplicingStream } from "./stream.ts";
+import { spliceBytes } from "../../resolve/needles.ts";
+import { SplicingStream } from "../../resolve/splicing-stream.ts";
 
 export const BODY_LIMIT = 64 * 1024 * 1024;
 

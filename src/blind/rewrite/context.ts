@@ -5,7 +5,7 @@
 import { SecretValue } from "../../secret.ts";
 import type { TokenTable } from "../tokens.ts";
 import type { BlindSecret, Destination, ProducedForm, Refusal } from "../types.ts";
-import { type Match, spliceText } from "./needles.ts";
+import { type Match, spliceText } from "../../resolve/needles.ts";
 
 export class SwapContext {
   readonly swapped = new Set<string>();

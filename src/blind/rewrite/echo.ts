@@ -9,8 +9,8 @@
 
 import type { BlindSecret, ProducedForm, StreamRewriter } from "../types.ts";
 import { jsonEscape, percentEncode } from "./encode.ts";
-import { Needles, spliceText } from "./needles.ts";
-import { SplicingStream } from "./stream.ts";
+import { Needles, spliceText } from "../../resolve/needles.ts";
+import { SplicingStream } from "../../resolve/splicing-stream.ts";
 
 export interface EchoRewriter {
   /** For the response body (one per response). */

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { Needles, spliceBytes, spliceText } from "../../src/blind/rewrite/needles.ts";
-import { SplicingStream } from "../../src/blind/rewrite/stream.ts";
-import { concatBytes } from "../../src/blind/rewrite/needles.ts";
-import { dec, enc } from "./fixtures.ts";
+import { Needles, spliceBytes, spliceText } from "../../src/resolve/needles.ts";
+import { SplicingStream } from "../../src/resolve/splicing-stream.ts";
+import { concatBytes } from "../../src/resolve/needles.ts";
+import { dec, enc } from "../blind/fixtures.ts";
 
 /** Replaces needle i by "<i>". */
 function replaceAll(needles: Needles, text: string): string {

@@ -3,7 +3,7 @@
 // match. The search is one native indexOf per needle (Buffer.indexOf / String.indexOf) that only moves
 // forward, so a 20 MiB body costs a few memchr-speed passes, not a JavaScript loop per byte.
 // Streams need one more question answered — "could this tail be the start of a needle?" — which
-// heldTailStart answers the way the output Redactor (resolve/redactor.ts) does; stream.ts uses it.
+// heldTailStart answers; splicing-stream.ts uses it (for the output Redactor and blind mode alike).
 
 export interface Match {
   /** Offset of the match (bytes or UTF-16 units, whichever was searched). */

@@ -1,13 +1,12 @@
 // SplicingStream: Needles applied to a byte stream as it flows. A needle split across two chunks is still
-// found, because only a tail that could be the start of a needle is held back (the approach of
-// resolve/redactor.ts); everything before it is written at once, so a stream is never delayed by more
-// than one needle's length. Unlike the redactor, end() also splices inside the held tail: a short needle
-// can sit complete inside the unfinished start of a longer one.
+// found, because only a tail that could be the start of a needle is held back; everything before it is
+// written at once, so a stream is never delayed by more than one needle's length, and output that
+// cannot start a needle (a prompt) is not delayed at all. end() also splices inside the held tail: a
+// short needle can sit complete inside the unfinished start of a longer one.
 
-import type { StreamRewriter } from "../types.ts";
 import { type Match, type Needles, concatBytes, spliceBytes } from "./needles.ts";
 
-export class SplicingStream implements StreamRewriter {
+export class SplicingStream {
   private pending: Uint8Array = new Uint8Array(0);
 
   /** `replacement` gives the bytes written in place of a match (and is where a value is revealed). */
