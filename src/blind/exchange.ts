@@ -1,0 +1,589 @@
+// The HTTP/1.1 request/response loop of one client connection through the blind proxy: inside an
+// intercepted CONNECT tunnel (TLS terminated, one fixed destination) or for absolute-form plain http
+// requests. For each request: check it is headed where the tunnel says, ask the policy for a plan,
+// refuse (403) or forward the rewritten head with correct framing, then stream the response back through
+// the response rewriter as it arrives. Keep-alive on both legs; a 101 turns the pair into a raw relay.
+
+import { Conn, relay } from "./conn.ts";
+import {
+  type BodyDecoder,
+  type BodyFraming,
+  type HeadEncoding,
+  type HeadFacts,
+  type Headers,
+  HeadReader,
+  HttpError,
+  LAST_CHUNK,
+  bodyDecoder,
+  encodeChunk,
+  isHeaderName,
+  keepsAlive,
+  parseAuthority,
+  parseRequestHead,
+  parseResponseHead,
+  requestFraming,
+  responseFraming,
+  scanHeaders,
+  serializeRequestHead,
+  serializeResponseHead,
+  withoutHeaders,
+} from "./http1.ts";
+import type { ProxyEvent, ProxyPolicy, ProxyStats } from "./proxy.ts";
+import type { BodyPlan, Destination, Refusal, RequestHead, RequestPlan, StreamRewriter } from "./types.ts";
+import { UpstreamError, type UpstreamConnector } from "./upstream.ts";
+
+/** What a session needs from the proxy that owns it. */
+export interface SessionContext {
+  policy: ProxyPolicy;
+  connector: UpstreamConnector;
+  stats: ProxyStats;
+  /** Does this request carry the proxy credential? (plain-http requests are checked one by one) */
+  authorized(headers: Headers): boolean;
+  /** Registers a connection so stop() can close it. */
+  track(conn: Conn): void;
+}
+
+export interface ParsedRequest {
+  head: RequestHead;
+  encoding: HeadEncoding;
+  /** The head as received, forwarded as is when nothing in it changes. */
+  bytes: Uint8Array;
+}
+
+/** The upstream closed a reused keep-alive connection before answering: safe to retry a bodiless request. */
+class NoResponse extends UpstreamError {}
+
+/** Never forwarded: they are for the proxy. */
+const PROXY_ONLY_HEADERS = ["proxy-authorization", "proxy-connection"];
+const FRAMING_HEADERS = ["content-length", "transfer-encoding"];
+const FRAMING_AND_EXPECT = ["content-length", "transfer-encoding", "expect"];
+const CONTINUE_100 = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
+const NO_BODY_PLAN: BodyPlan = { kind: "none" };
+/** Methods safe to send again when a dropped keep-alive connection swallowed the first attempt (RFC 9110 §9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+const EMPTY = new Uint8Array(0);
+/** Output held back while more input is already waiting is flushed once it reaches this size. */
+const FLUSH_AT = 64 * 1024;
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  407: "Proxy Authentication Required",
+  413: "Content Too Large",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  505: "HTTP Version Not Supported",
+};
+
+/** A complete short text/plain response that closes the connection. */
+export function plainResponse(status: number, text: string, extraHeaders = ""): Buffer {
+  const body = Buffer.from(text.endsWith("\n") ? text : `${text}\n`);
+  return Buffer.concat([
+    Buffer.from(
+      `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n${extraHeaders}Content-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    ),
+    body,
+  ]);
+}
+
+/**
+ * Joins byte views into one for a single write. Views that lie next to each other in the same buffer
+ * (a head and the body bytes that followed it in one read) are joined without copying.
+ */
+function joinViews(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0]!;
+  let end = first.byteOffset + first.length;
+  let adjacent = true;
+  for (let i = 1; i < parts.length && adjacent; i++) {
+    const part = parts[i]!;
+    adjacent = part.buffer === first.buffer && part.byteOffset === end;
+    end += part.length;
+  }
+  return adjacent ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) : Buffer.concat(parts);
+}
+
+/** Reads one message head from `conn`; null when the peer closed cleanly before starting one. */
+export async function readHead(conn: Conn, reader: HeadReader, truncatedStatus: number): Promise<Buffer | null> {
+  for (;;) {
+    const chunk = await conn.read();
+    if (!chunk) {
+      if (reader.pending) throw new HttpError(truncatedStatus, "connection closed in the middle of a message head");
+      return null;
+    }
+    const found = reader.push(chunk);
+    if (found) {
+      conn.unread(found.rest);
+      return found.head;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bodies
+
+/** Turns decoded payload into the bytes to send: a rewriter, and re-chunking where the framing is chunked. */
+interface PayloadEncoder {
+  piece(payload: Buffer): Uint8Array;
+  finish(): Uint8Array;
+}
+
+function rewritingEncoder(rewriter: StreamRewriter, chunked: boolean): PayloadEncoder {
+  if (!chunked) return { piece: (payload) => rewriter.push(payload), finish: () => rewriter.end() };
+  return {
+    piece(payload) {
+      const out = rewriter.push(payload);
+      return out.length > 0 ? encodeChunk(out) : EMPTY;
+    },
+    finish() {
+      const tail = rewriter.end();
+      return tail.length > 0 ? Buffer.concat([encodeChunk(tail), LAST_CHUNK]) : LAST_CHUNK;
+    },
+  };
+}
+
+type RelayEnd = "done" | "truncated" | "closed";
+
+/**
+ * Streams one message body from `src` to `dst` as it arrives, `prefix` (the head) going out with the
+ * first bytes. Without an encoder the framed bytes are copied as they are (chunk sizes and trailers
+ * included); with one, the decoded payload goes through it. Output is written whenever no more input is
+ * already waiting, so nothing sits in the proxy while the sender pauses (SSE), and backpressure from
+ * `dst` stops reading from `src`.
+ */
+async function relayBody(
+  src: Conn,
+  dst: Conn,
+  decoder: BodyDecoder,
+  prefix: Uint8Array | null,
+  encoder: PayloadEncoder | null,
+): Promise<RelayEnd> {
+  let pending: Uint8Array[] = prefix ? [prefix] : [];
+  let pendingBytes = 0;
+  const hold = (bytes: Uint8Array) => {
+    if (bytes.length === 0) return;
+    pending.push(bytes);
+    pendingBytes += bytes.length;
+  };
+  /** Writes what is held, as one write; false once `dst` can take nothing more. */
+  const flush = (): boolean => {
+    if (pending.length === 0) return !dst.closed;
+    const ok = dst.write(joinViews(pending));
+    pending = [];
+    pendingBytes = 0;
+    return ok;
+  };
+  const onPayload = encoder ? (payload: Buffer) => hold(encoder.piece(payload)) : () => {};
+
+  while (!decoder.done) {
+    let chunk = src.take();
+    if (!chunk) {
+      if (!flush()) return "closed";
+      if (dst.backpressured) await dst.drained();
+      chunk = await src.read();
+      if (!chunk) {
+        if (decoder.endOfInput()) break;
+        flush();
+        return "truncated";
+      }
+    }
+    const used = decoder.feed(chunk, onPayload);
+    if (!encoder && used > 0) hold(used === chunk.length ? chunk : chunk.subarray(0, used));
+    if (used < chunk.length) src.unread(chunk.subarray(used));
+    if (pendingBytes >= FLUSH_AT) {
+      if (!flush()) return "closed";
+      if (dst.backpressured) await dst.drained();
+    }
+  }
+  if (encoder) hold(encoder.finish());
+  if (!flush()) return "closed";
+  if (dst.backpressured) await dst.drained();
+  return dst.closed ? "closed" : "done";
+}
+
+/** Reads a whole body into memory (a "buffer" plan), refusing more than `limit` bytes. */
+async function readWholeBody(src: Conn, decoder: BodyDecoder, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const onPayload = (payload: Buffer) => {
+    total += payload.length;
+    if (total > limit) throw new HttpError(413, `request body larger than the ${limit}-byte rewrite limit`);
+    parts.push(payload);
+  };
+  while (!decoder.done) {
+    const chunk = await src.read();
+    if (!chunk) {
+      if (decoder.endOfInput()) break;
+      throw new HttpError(400, "request body ended early");
+    }
+    const used = decoder.feed(chunk, onPayload);
+    if (used < chunk.length) src.unread(chunk.subarray(used));
+  }
+  return Buffer.concat(parts, total);
+}
+
+/** Replaces a head's framing headers (and, optionally, Expect) with `framing`. */
+function reframed(headers: Headers, framing: Headers, dropExpect = false): Headers {
+  return [...withoutHeaders(headers, dropExpect ? FRAMING_AND_EXPECT : FRAMING_HEADERS), ...framing];
+}
+
+function isRefusal(value: unknown): value is Refusal {
+  return typeof value === "object" && value !== null && (value as Refusal).refused === true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The session
+
+interface Routed {
+  dest: Destination;
+  /** The request target in origin form, for the upstream. */
+  target: string;
+}
+
+interface ResponseOutcome {
+  /** 101 Switching Protocols: the connections now carry another protocol. */
+  upgraded: boolean;
+  /** The upstream connection may carry another request. */
+  upstreamReusable: boolean;
+  /** The client connection may carry another request. */
+  clientReusable: boolean;
+}
+
+class Refused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.reason);
+  }
+}
+
+export class HttpSession {
+  readonly #ctx: SessionContext;
+  readonly #client: Conn;
+  /** The CONNECT destination when this is an intercepted tunnel; null for absolute-form plain http. */
+  readonly #tunnel: Destination | null;
+  #upstream: Conn | null;
+  #upstreamKey = "";
+  /** Requests sent on the current upstream connection (a reused one may have been closed meanwhile). */
+  #upstreamUses = 0;
+  /** The host of the request being served, for events. */
+  #host: string;
+  #clientHeads = new HeadReader();
+  #upstreamHeads = new HeadReader();
+  /** Part of a response already went to the client: an error now can only cut the connection. */
+  #responseStarted = false;
+
+  constructor(ctx: SessionContext, client: Conn, tunnel: Destination | null, upstream: Conn | null) {
+    this.#ctx = ctx;
+    this.#client = client;
+    this.#tunnel = tunnel;
+    this.#upstream = upstream;
+    this.#host = tunnel?.host ?? "";
+    if (tunnel && upstream) this.#upstreamKey = `${tunnel.host}:${tunnel.port}`;
+  }
+
+  /** Serves requests until either side is done; `first` is a request already read by the proxy. */
+  async run(first: ParsedRequest | null = null): Promise<void> {
+    let next = first;
+    try {
+      for (;;) {
+        const request = next ?? (await this.#readRequest());
+        next = null;
+        if (!request) break;
+        this.#responseStarted = false;
+        const outcome = await this.#exchange(request);
+        if (outcome !== "keep-alive") break;
+      }
+      this.#client.end();
+      this.#upstream?.end();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  async #readRequest(): Promise<ParsedRequest | null> {
+    const bytes = await readHead(this.#client, this.#clientHeads, 400);
+    return bytes ? { ...parseRequestHead(bytes), bytes } : null;
+  }
+
+  #emit(event: ProxyEvent): void {
+    try {
+      this.#ctx.policy.onEvent?.(event);
+    } catch {
+      // An event sink must not break the connection.
+    }
+  }
+
+  /** One request and its response. */
+  async #exchange(request: ParsedRequest): Promise<"keep-alive" | "close"> {
+    const { head } = request;
+    this.#ctx.stats.requests++;
+    if (!this.#tunnel && !this.#ctx.authorized(head.headers)) {
+      this.#answer(407, "kz proxy: missing or wrong proxy credential", 'Proxy-Authenticate: Basic realm="kz"\r\n');
+      return "close";
+    }
+    const facts = scanHeaders(head.headers);
+    const { dest, target } = this.#route(head, facts);
+    const framing = requestFraming(facts);
+    const forwarded: RequestHead = {
+      method: head.method,
+      target,
+      version: head.version,
+      headers: facts.proxyFields ? withoutHeaders(head.headers, PROXY_ONLY_HEADERS) : head.headers,
+    };
+    const planned = this.#ctx.policy.planRequest(dest, forwarded);
+    if (isRefusal(planned)) throw new Refused(planned);
+    if (planned.swapped.length > 0) this.#emit({ kind: "swap", host: dest.host, secrets: planned.swapped });
+    const decoder = bodyDecoder(framing, 400);
+    const { headBytes, wholeBody, encoder } = await this.#outgoing(request, facts, framing, decoder, forwarded, planned);
+
+    let upstream = this.#reusableUpstream(dest) ?? (await this.#connectUpstream(dest));
+    const reused = this.#upstreamUses++ > 0;
+    let requestError: unknown;
+    let sending: Promise<void> = Promise.resolve();
+    const send = (to: Conn) => {
+      if (wholeBody) to.write(wholeBody.length > 0 ? joinViews([headBytes, wholeBody]) : headBytes);
+      else if (framing.kind === "none") to.write(headBytes);
+      else {
+        // Sent concurrently with reading the response (Expect: 100-continue, early answers). A request
+        // that cannot be completed must not leave the upstream waiting for the rest.
+        sending = relayBody(this.#client, to, decoder, headBytes, encoder).then(
+          (end) => {
+            if (end !== "truncated") return;
+            requestError = new HttpError(400, "request body ended early");
+            to.destroy();
+          },
+          (error) => {
+            requestError = error;
+            to.destroy();
+          },
+        );
+      }
+    };
+    send(upstream);
+
+    let outcome: ResponseOutcome;
+    try {
+      outcome = await this.#relayResponse(dest, head.method, upstream);
+    } catch (error) {
+      const retryable = error instanceof NoResponse && reused && framing.kind === "none" && IDEMPOTENT.has(head.method);
+      if (!retryable) throw requestError ?? error;
+      // The keep-alive connection had been closed by the server just before we used it: once more, fresh.
+      this.#dropUpstream();
+      upstream = await this.#connectUpstream(dest);
+      this.#upstreamUses++;
+      send(upstream);
+      outcome = await this.#relayResponse(dest, head.method, upstream);
+    }
+
+    if (outcome.upgraded) {
+      await sending;
+      await relay(this.#client, upstream);
+      this.#upstream = null;
+      return "close";
+    }
+    // The response is complete. If the request body is not (the server answered early), the two sides
+    // are out of step: close rather than guess.
+    if (!decoder.done) return "close";
+    await sending;
+    if (requestError) throw requestError;
+    if (!outcome.upstreamReusable) this.#dropUpstream();
+    return outcome.clientReusable && keepsAlive(head.version, facts) ? "keep-alive" : "close";
+  }
+
+  /**
+   * The request as it goes upstream: the planned head with framing that matches how the body will be
+   * sent — rewritten whole (Content-Length recomputed), rewritten as it streams (re-chunked), or copied
+   * as framed — and, for a whole body, the body itself. An unchanged head goes out as the bytes received.
+   */
+  async #outgoing(
+    request: ParsedRequest,
+    facts: HeadFacts,
+    framing: BodyFraming,
+    decoder: BodyDecoder,
+    forwarded: RequestHead,
+    planned: RequestPlan,
+  ): Promise<{ headBytes: Uint8Array; wholeBody: Uint8Array | null; encoder: PayloadEncoder | null }> {
+    const plan = framing.kind === "none" ? NO_BODY_PLAN : planned.body;
+    const serialize = (headers: Headers) => serializeRequestHead({ ...planned.head, headers }, request.encoding);
+    switch (plan.kind) {
+      case "buffer": {
+        if (framing.kind === "length" && framing.length > plan.limit) {
+          throw new HttpError(413, `request body larger than the ${plan.limit}-byte rewrite limit`);
+        }
+        // The body must be complete before the head can give its length: answer Expect ourselves.
+        if (facts.expectContinue) this.#client.write(CONTINUE_100);
+        const rewritten = plan.rewrite(await readWholeBody(this.#client, decoder, plan.limit));
+        if (isRefusal(rewritten)) throw new Refused(rewritten);
+        const headers = reframed(planned.head.headers, [["Content-Length", String(rewritten.length)]], true);
+        return { headBytes: serialize(headers), wholeBody: rewritten, encoder: null };
+      }
+      case "stream": {
+        const codings = facts.transferCodings.join(", ") || "chunked";
+        const headers = reframed(planned.head.headers, [["Transfer-Encoding", codings]]);
+        return { headBytes: serialize(headers), wholeBody: null, encoder: rewritingEncoder(plan.rewriter, true) };
+      }
+      default: {
+        const unchanged = planned.head === forwarded && forwarded.target === request.head.target && !facts.proxyFields;
+        if (unchanged) return { headBytes: request.bytes, wholeBody: null, encoder: null };
+        // The body is copied as framed, so the head keeps the framing fields it arrived with.
+        const original = request.head.headers.filter(([name]) => FRAMING_HEADERS.some((lower) => isHeaderName(name, lower)));
+        return { headBytes: serialize(reframed(planned.head.headers, original)), wholeBody: null, encoder: null };
+      }
+    }
+  }
+
+  /** The destination and origin-form target of a request; refuses one headed elsewhere than its tunnel. */
+  #route(head: RequestHead, facts: HeadFacts): Routed {
+    let dest: Destination;
+    let target = head.target;
+    if (this.#tunnel) {
+      dest = this.#tunnel;
+      this.#host = dest.host;
+      if (!target.startsWith("/") && target !== "*") {
+        const absolute = /^https:\/\/([^/?#]*)(.*)$/i.exec(target);
+        const authority = absolute && parseAuthority(absolute[1]!, 443);
+        if (!authority) throw new HttpError(400, "malformed request target");
+        if (authority.host !== dest.host || authority.port !== dest.port) {
+          throw new Refused({ refused: true, secret: "", reason: `request target ${absolute![1]} does not match the CONNECT target ${dest.host}:${dest.port}` });
+        }
+        target = absolute![2] || "/";
+        if (!target.startsWith("/")) target = `/${target}`;
+      }
+    } else {
+      const absolute = /^http:\/\/([^/?#]*)(.*)$/i.exec(target);
+      if (!absolute) {
+        throw new HttpError(400, /^https:/i.test(target) ? "https URLs go through CONNECT" : "expected an absolute http:// URL or CONNECT");
+      }
+      const authority = parseAuthority(absolute[1]!, 80);
+      if (!authority) throw new HttpError(400, "malformed host in request URL");
+      dest = { host: authority.host, port: authority.port, tls: false };
+      this.#host = dest.host;
+      target = absolute[2] || "/";
+      if (!target.startsWith("/")) target = `/${target}`;
+    }
+    this.#checkHostHeader(head.version, facts.hosts, dest);
+    return { dest, target };
+  }
+
+  #checkHostHeader(version: string, hosts: string[], dest: Destination): void {
+    if (hosts.length > 1) throw new HttpError(400, "more than one Host header");
+    if (hosts.length === 0) {
+      if (version === "HTTP/1.1") throw new HttpError(400, "missing Host header");
+      return;
+    }
+    const value = hosts[0]!;
+    if (value === dest.host) return; // the usual case: a name on its default port, already normalized
+    const authority = parseAuthority(value, dest.tls ? 443 : 80);
+    if (!authority || authority.host !== dest.host || authority.port !== dest.port) {
+      const where = this.#tunnel ? "the CONNECT target" : "the request URL";
+      throw new Refused({ refused: true, secret: "", reason: `Host header ${JSON.stringify(value.slice(0, 100))} does not match ${where} ${dest.host}:${dest.port}` });
+    }
+  }
+
+  /** The open upstream connection to `dest`, if there is one. */
+  #reusableUpstream(dest: Destination): Conn | null {
+    const current = this.#upstream;
+    if (!current || current.eof) return null;
+    return this.#upstreamKey === `${dest.host}:${dest.port}` ? current : null;
+  }
+
+  async #connectUpstream(dest: Destination): Promise<Conn> {
+    const key = `${dest.host}:${dest.port}`;
+    this.#dropUpstream();
+    const conn = await this.#ctx.connector.connect(dest, dest.tls);
+    this.#ctx.track(conn);
+    this.#upstream = conn;
+    this.#upstreamKey = key;
+    this.#upstreamHeads = new HeadReader();
+    return conn;
+  }
+
+  #dropUpstream(): void {
+    this.#upstream?.end();
+    this.#upstream = null;
+    this.#upstreamKey = "";
+    this.#upstreamUses = 0;
+  }
+
+  /** Relays the final response (and any 1xx before it) for a request with `method`. */
+  async #relayResponse(dest: Destination, method: string, upstream: Conn): Promise<ResponseOutcome> {
+    let answered = false;
+    for (;;) {
+      const bytes = await readHead(upstream, this.#upstreamHeads, 502);
+      if (!bytes) {
+        if (answered) throw new UpstreamError(`${dest.host} closed the connection after an interim response`);
+        throw new NoResponse(`${dest.host} closed the connection without responding`);
+      }
+      answered = true;
+      const { head, encoding } = parseResponseHead(bytes);
+      const facts = scanHeaders(head.headers);
+      if (head.status === 101) {
+        this.#responseStarted = true;
+        this.#client.write(bytes);
+        return { upgraded: true, upstreamReusable: false, clientReusable: false };
+      }
+      if (head.status < 200) {
+        this.#client.write(bytes);
+        continue;
+      }
+      const framing: BodyFraming = responseFraming(facts, head.status, method);
+      const rewriter = this.#ctx.policy.responseRewriter(dest);
+      const outHead = rewriter ? rewriter.head(head) : head;
+      const encoder = rewriter && framing.kind !== "none" ? rewritingEncoder(rewriter.body, framing.kind === "chunked") : null;
+      this.#responseStarted = true;
+      const headBytes = outHead === head ? bytes : serializeResponseHead(outHead, encoding);
+      const end = await relayBody(upstream, this.#client, bodyDecoder(framing, 502), headBytes, encoder);
+      if (end !== "done") {
+        // Cut mid-body by the server: pass the cut on as it was (what arrived, then FIN). Or the client
+        // left. Either way nothing sensible can follow on either leg.
+        upstream.destroy();
+        if (end === "truncated") this.#client.end();
+        else this.#client.destroy();
+        return { upgraded: false, upstreamReusable: false, clientReusable: false };
+      }
+      // A body delimited by the server closing is passed on the same way: the client connection ends too.
+      const delimitedByClose = framing.kind === "until-close";
+      return {
+        upgraded: false,
+        upstreamReusable: !delimitedByClose && keepsAlive(head.version, facts),
+        clientReusable: !delimitedByClose,
+      };
+    }
+  }
+
+  /** A short text/plain answer, then close. */
+  #answer(status: number, text: string, extraHeaders = ""): void {
+    this.#client.write(plainResponse(status, text, extraHeaders));
+    this.#client.shutDown();
+  }
+
+  #fail(error: unknown): void {
+    const host = this.#host;
+    const upstream = this.#upstream;
+    this.#upstream = null;
+    upstream?.destroy();
+    if (this.#responseStarted) {
+      this.#client.destroy();
+      if (!(error instanceof HttpError || error instanceof UpstreamError)) {
+        this.#emit({ kind: "error", host, reason: String((error as Error)?.message ?? error) });
+      }
+      return;
+    }
+    if (error instanceof Refused) {
+      const { secret, reason } = error.refusal;
+      this.#emit({ kind: "refusal", host, secrets: secret ? [secret] : [], reason });
+      const text = secret ? `kz: refused to send secret ${secret} to ${host}: ${reason}` : `kz: refused: ${reason}`;
+      this.#answer(403, text);
+    } else if (error instanceof HttpError) {
+      if (error.status >= 500) this.#emit({ kind: "error", host, reason: error.message });
+      this.#answer(error.status, `kz proxy: ${error.message}`);
+    } else if (error instanceof UpstreamError) {
+      this.#emit({ kind: "error", host, reason: error.message });
+      this.#answer(502, `kz proxy: ${error.message}`);
+    } else {
+      this.#emit({ kind: "error", host, reason: `internal error: ${String((error as Error)?.message ?? error)}` });
+      this.#answer(500, "kz proxy: internal error");
+    }
+  }
+}
