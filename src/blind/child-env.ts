@@ -4,13 +4,6 @@
 // value contains a real value (an env provider's source variable included), and none of the backend
 // credentials kz itself used to fetch the secrets.
 
-/** Proxy and trust variables: the run's own values replace whatever was inherited. */
-export const PROXY_AND_TRUST_NAMES = [
-  "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
-  "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "DENO_CERT",
-  "GIT_SSL_CAINFO", "AWS_CA_BUNDLE", "CARGO_HTTP_CAINFO", "NODE_USE_ENV_PROXY",
-];
-
 /** Credentials for the backends: with these the child could fetch the real values itself. */
 export const BACKEND_CREDENTIAL_NAMES = [
   "VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID",
@@ -28,15 +21,14 @@ export interface BlindEnvInput {
   raw: Map<string, string>;
   /** Real values of the blinded secrets: no inherited variable may contain one. */
   realValues: string[];
-  /** The run's proxy and CA variables. */
-  trust: Record<string, string>;
+  /** The run's proxy and CA variables to set, and inherited ones to remove (NO_PROXY…). */
+  trust: { env: Record<string, string>; unset: string[] };
   /** Extra variable names to drop (e.g. those a provider setting names via *_env). */
   alsoDrop?: string[];
 }
 
 export function isBlockedName(name: string, alsoDrop: string[] = []): boolean {
   return (
-    PROXY_AND_TRUST_NAMES.includes(name) ||
     BACKEND_CREDENTIAL_NAMES.includes(name) ||
     name.startsWith("OP_SESSION_") ||
     alsoDrop.includes(name)
@@ -46,11 +38,11 @@ export function isBlockedName(name: string, alsoDrop: string[] = []): boolean {
 export function buildBlindChildEnv(input: BlindEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(input.base)) {
-    if (isBlockedName(name, input.alsoDrop)) continue;
+    if (isBlockedName(name, input.alsoDrop) || input.trust.unset.includes(name)) continue;
     if (input.realValues.some((real) => value.includes(real))) continue;
     env[name] = value;
   }
-  for (const [name, value] of Object.entries(input.trust)) env[name] = value;
+  for (const [name, value] of Object.entries(input.trust.env)) env[name] = value; // replaces inherited ones
   for (const [name, token] of input.tokens) env[name] = token;
   for (const [name, value] of input.raw) env[name] = value;
   return env;

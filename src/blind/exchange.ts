@@ -314,6 +314,17 @@ export class HttpSession {
     }
   }
 
+  /** Audit what a rewritten body did: swaps, and tokens left inert where they may not go. */
+  #reportBody(dest: Destination, planned: RequestPlan): void {
+    const body = planned.body;
+    const audit = body.kind === "buffer" || body.kind === "stream" ? body.audit?.() : undefined;
+    if (!audit) return;
+    if (audit.swapped.length > 0) this.#emit({ kind: "swap", host: dest.host, secrets: audit.swapped });
+    if (audit.inert.length > 0) {
+      this.#emit({ kind: "refusal", host: dest.host, secrets: audit.inert, reason: "token in a streamed body left unswapped: not bound to this host" });
+    }
+  }
+
   /** One request and its response. */
   async #exchange(request: ParsedRequest): Promise<"keep-alive" | "close"> {
     const { head } = request;
@@ -364,7 +375,7 @@ export class HttpSession {
 
     let outcome: ResponseOutcome;
     try {
-      outcome = await this.#relayResponse(dest, head.method, upstream);
+      outcome = await this.#relayResponse(dest, head.method, upstream, planned);
     } catch (error) {
       const retryable = error instanceof NoResponse && reused && framing.kind === "none" && IDEMPOTENT.has(head.method);
       if (!retryable) throw requestError ?? error;
@@ -373,7 +384,7 @@ export class HttpSession {
       upstream = await this.#connectUpstream(dest);
       this.#upstreamUses++;
       send(upstream);
-      outcome = await this.#relayResponse(dest, head.method, upstream);
+      outcome = await this.#relayResponse(dest, head.method, upstream, planned);
     }
 
     if (outcome.upgraded) {
@@ -387,6 +398,7 @@ export class HttpSession {
     if (!decoder.done) return "close";
     await sending;
     if (requestError) throw requestError;
+    this.#reportBody(dest, planned);
     if (!outcome.upstreamReusable) this.#dropUpstream();
     return outcome.clientReusable && keepsAlive(head.version, facts) ? "keep-alive" : "close";
   }
@@ -415,6 +427,12 @@ export class HttpSession {
         if (facts.expectContinue) this.#client.write(CONTINUE_100);
         const rewritten = plan.rewrite(await readWholeBody(this.#client, decoder, plan.limit));
         if (isRefusal(rewritten)) throw new Refused(rewritten);
+        if (plan.finishHead) {
+          // The head depends on the final body (SigV4 re-signing); it comes with its length set.
+          const finished = plan.finishHead(rewritten);
+          if (isRefusal(finished)) throw new Refused(finished);
+          return { headBytes: serializeRequestHead(finished, request.encoding), wholeBody: rewritten, encoder: null };
+        }
         const headers = reframed(planned.head.headers, [["Content-Length", String(rewritten.length)]], true);
         return { headBytes: serialize(headers), wholeBody: rewritten, encoder: null };
       }
@@ -507,7 +525,7 @@ export class HttpSession {
   }
 
   /** Relays the final response (and any 1xx before it) for a request with `method`. */
-  async #relayResponse(dest: Destination, method: string, upstream: Conn): Promise<ResponseOutcome> {
+  async #relayResponse(dest: Destination, method: string, upstream: Conn, planned: RequestPlan): Promise<ResponseOutcome> {
     let answered = false;
     for (;;) {
       const bytes = await readHead(upstream, this.#upstreamHeads, 502);
@@ -528,7 +546,7 @@ export class HttpSession {
         continue;
       }
       const framing: BodyFraming = responseFraming(facts, head.status, method);
-      const rewriter = this.#ctx.policy.responseRewriter(dest);
+      const rewriter = this.#ctx.policy.responseRewriter(dest, planned);
       const outHead = rewriter ? rewriter.head(head) : head;
       const encoder = rewriter && framing.kind !== "none" ? rewritingEncoder(rewriter.body, framing.kind === "chunked") : null;
       this.#responseStarted = true;

@@ -37,8 +37,8 @@ export interface ProxyPolicy {
   /** Terminate TLS to this host and inspect its requests? (a secret is bound to it, or inspect = "all") */
   intercepts(dest: Destination): boolean;
   planRequest(dest: Destination, head: RequestHead): RequestPlan | Refusal;
-  /** A fresh rewriter for one response from `dest`, or null to pass responses through untouched. */
-  responseRewriter(dest: Destination): ResponseRewriter | null;
+  /** A fresh rewriter for one response from `dest` to the request `plan`, or null to pass it through untouched. */
+  responseRewriter(dest: Destination, plan: RequestPlan): ResponseRewriter | null;
   onEvent?(event: ProxyEvent): void;
 }
 

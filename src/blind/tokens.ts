@@ -111,9 +111,12 @@ function randomString(length: number, alphabet: string, random: RandomBytes): st
   return out;
 }
 
-function compileHosts(name: string, hosts: string[]): HostPattern[] {
+/** A blinded secret's host patterns, parsed; ConfigError (exit 3) when they are missing or malformed. */
+export function compileHosts(name: string, hosts: string[]): HostPattern[] {
   if (hosts.length === 0) {
-    throw new ConfigError(`${name}: blind mode needs hosts = ["api.example.com"] saying where the secret may be sent (or blind = false)`);
+    throw new ConfigError(
+      `${name}: blind mode needs hosts = ["api.example.com"] saying where the secret may be sent (hosts = ["*"] allows any host; blind = false passes it raw)`,
+    );
   }
   return hosts.map((text) => {
     try {

@@ -1,22 +1,30 @@
 // kz run: resolve every secret, then start the command with them in its environment, its output
 // masked, its signals forwarded, and its exit status passed through. Nothing starts if a required
-// secret fails.
+// secret fails. With --blind the command gets tokens instead, and a loopback proxy swaps them for the
+// real values only on requests to the hosts each secret is bound to.
 
-import { writeStdout } from "../stdio.ts";
+import type { KzConfig, SecretSpec } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
+import type { SecretValue } from "../secret.ts";
 import { buildChildEnv } from "../runner/child-env.ts";
 import { runChild } from "../runner/spawn.ts";
+import { writeStdout } from "../stdio.ts";
 import { parseArgs } from "./args.ts";
 import { commandHelp, helpFlag, type Command } from "./command.ts";
+import { printWarning } from "./output.ts";
 import { configFlags, configFromArgs, onlyFlag, resolveOrFail, selectedSpecs } from "./shared.ts";
 
 const flags = {
   ...configFlags,
   ...onlyFlag,
+  blind: { type: "boolean", description: "give the command tokens; a loopback proxy swaps them for values on bound hosts" },
+  "print-env": { type: "boolean", description: "with --blind: print what kz adds to the command's environment (tokens only) and exit" },
   "clean-env": { type: "boolean", description: "pass only PATH, HOME, USER, SHELL, TERM, LANG, LC_*, TMPDIR, TZ plus the secrets" },
   "no-masking": { type: "boolean", description: "do not mask secret values in the command's output" },
   ...helpFlag,
 } as const;
+
+type Args = ReturnType<typeof parseArgs>;
 
 const run: Command = {
   name: "run",
@@ -26,6 +34,7 @@ const run: Command = {
   details: `Examples:
   kz run -- python agent.py
   kz run --env prod --only OPENAI_API_KEY -- node bot.js
+  kz run --blind -- python agent.py      # the agent holds KZ_TOK_… tokens, never the keys
 
 Exit status is the command's own (128+N if it died of signal N); kz's own failures use 2–4 (see README).`,
   async run(argv) {
@@ -34,15 +43,77 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
       writeStdout(commandHelp(run));
       return 0;
     }
-    if (args.tail.length === 0) throw new UsageError("no command given — usage: kz run [flags] -- COMMAND [ARGS…]");
+    if (args.flags["print-env"] && !args.flags.blind) throw new UsageError("--print-env goes with --blind");
+    if (args.tail.length === 0 && !args.flags["print-env"]) throw new UsageError("no command given — usage: kz run [flags] -- COMMAND [ARGS…]");
     const config = configFromArgs(args);
     const specs = selectedSpecs(config, args);
+    if (args.flags.blind) return runBlind(config, specs, args);
     const { values } = await resolveOrFail(config, specs);
     const raw = new Map([...values].map(([name, value]) => [name, value.reveal()]));
     const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]) });
-    const mask = args.flags["no-masking"] ? [] : [...raw].map(([name, value]) => ({ name, value }));
-    return runChild({ command: args.tail, env, mask });
+    return runChild({ command: args.tail, env, mask: maskList(raw, args) });
   },
 };
+
+function maskList(raw: Map<string, string>, args: Args): { name: string; value: string }[] {
+  return args.flags["no-masking"] ? [] : [...raw].map(([name, value]) => ({ name, value }));
+}
+
+/** Names of variables that provider settings point at (token_env, secret_id_env…): backend credentials. */
+function credentialVariables(config: KzConfig): string[] {
+  const names: string[] = [];
+  const walk = (table: Record<string, unknown>) => {
+    for (const [key, value] of Object.entries(table)) {
+      if (key.endsWith("_env") && typeof value === "string") names.push(value);
+      else if (typeof value === "object" && value !== null && !Array.isArray(value)) walk(value as Record<string, unknown>);
+    }
+  };
+  walk(config.providers);
+  return names;
+}
+
+async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args): Promise<number> {
+  // Loaded only here: the CA, proxy and rewrite engine never touch the startup path of a plain run.
+  const [{ checkBlindable, startBlindRun }, { buildBlindChildEnv }] = await Promise.all([
+    import("../blind/session.ts"),
+    import("../blind/child-env.ts"),
+  ]);
+  checkBlindable(specs);
+  const { values } = await resolveOrFail(config, specs);
+  const blinded: { spec: SecretSpec; value: SecretValue }[] = [];
+  const raw = new Map<string, string>();
+  for (const spec of specs) {
+    const value = values.get(spec.name);
+    if (!value) continue; // an optional secret that did not resolve
+    if (spec.blind === false) raw.set(spec.name, value.reveal());
+    else blinded.push({ spec, value });
+  }
+
+  const session = startBlindRun({ config, secrets: blinded, env: process.env, warn: printWarning });
+  try {
+    const tokens = new Map(session.secrets.map((s) => [s.name, s.token]));
+    const base = buildChildEnv(process.env, new Map(), { cleanEnv: Boolean(args.flags["clean-env"]) });
+    const env = buildBlindChildEnv({
+      base,
+      tokens,
+      raw,
+      realValues: blinded.map((b) => b.value.reveal()),
+      trust: session.trust,
+      alsoDrop: credentialVariables(config),
+    });
+    if (args.flags["print-env"]) {
+      const lines = [...tokens].map(([n, t]) => `${n}=${t}`);
+      for (const name of raw.keys()) lines.push(`${name}=[kz:redacted — blind = false, passed raw]`);
+      for (const [name, value] of Object.entries(session.trust.env).sort()) lines.push(`${name}=${value}`);
+      writeStdout(`${lines.join("\n")}\n`);
+      return 0;
+    }
+    // Real values can reach output only through blind = false secrets or an echo; mask them all.
+    const mask = new Map([...raw, ...blinded.map((b) => [b.spec.name, b.value.reveal()] as const)]);
+    return await runChild({ command: args.tail, env, mask: maskList(mask, args) });
+  } finally {
+    session.stop();
+  }
+}
 
 export default run;
