@@ -64,8 +64,7 @@ export type BodyPlan =
       audit?: () => BodyAudit;
       /** Set when the head depends on the final body (AWS SigV4 re-signing). Call it after rewrite()
        * succeeded, with the body rewrite() returned; send the head it returns as is (its
-       * Content-Length already matches the body). A body over `limit` is passed through untouched and
-       * finishHead is not called. */
+       * Content-Length already matches the body). The proxy answers a body over `limit` with 413. */
       finishHead?: (body: Uint8Array) => RequestHead | Refusal;
     };
 

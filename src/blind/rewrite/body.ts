@@ -13,8 +13,8 @@
 //
 // Content-Length bodies get a `buffer` plan: up to BODY_LIMIT (64 MiB) the proxy buffers the body, and
 // rewrite() refuses the request if a token bound elsewhere is present, else swaps and returns the new
-// body (the proxy recomputes Content-Length). A body over the limit passes through untouched — a token
-// in it stays inert. Chunked bodies get a `stream` plan: their head has already left, so a token bound
+// body (the proxy recomputes Content-Length). The proxy answers a body over the limit with 413 rather
+// than send it on unrewritten. Chunked bodies get a `stream` plan: their head has already left, so a token bound
 // elsewhere cannot be refused any more; it is left in place, inert, and reported by audit().
 
 import { isUtf8 } from "node:buffer";
