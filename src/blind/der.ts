@@ -2,6 +2,8 @@
 // INTEGER, OID, UTF8String, times, BIT/OCTET STRING, BOOLEAN, context tags). Pure functions from parts to
 // bytes; the CA (ca.ts) composes certificates from them.
 
+import { concatBytes } from "../resolve/needles.ts";
+
 export type Der = Uint8Array;
 
 function lengthBytes(length: number): number[] {
@@ -21,17 +23,6 @@ export function element(tag: number, contents: Uint8Array): Der {
   return out;
 }
 
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 export const sequence = (...items: Der[]): Der => element(0x30, concatBytes(items));
 export const set = (...items: Der[]): Der => element(0x31, concatBytes(items));
