@@ -3,6 +3,7 @@
 // (blind mode would refuse them). Exit 0 valid, 3 config invalid, 4 a secret does not resolve.
 
 import { writeStdout, writeStderr } from "../stdio.ts";
+import { compileHosts } from "../blind/tokens.ts";
 import { MIN_MASK_LENGTH } from "../resolve/redactor.ts";
 import { ConfigError, ExitCode } from "../errors.ts";
 import { describeFailure, resolveSecrets } from "../resolve/resolve.ts";
@@ -42,6 +43,8 @@ const validate: Command = {
       for (const s of specs) {
         if (s.blind !== false && !s.hosts?.length) {
           warnings.push(`${s.name}: no "hosts" — kz run --blind will refuse it; add hosts = ["api.example.com"] (or blind = false)`);
+        } else if (s.hosts?.length) {
+          compileHosts(s.name, s.hosts); // a malformed host pattern is a config error
         }
       }
       if (!args.flags.offline) {

@@ -169,3 +169,10 @@ describe("help, version, completion", () => {
     expect((await box.kz(["completion", "tcsh"])).code).toBe(2);
   });
 });
+
+test("validate rejects a malformed host pattern (exit 3)", async () => {
+  box.write(".h.toml", `[secrets]\nA = { provider = "env", ref = "HOME", hosts = ["api.*.example.com"] }\n`);
+  const r = await box.kz(["validate", "--config", ".h.toml", "--offline"]);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toContain("A: ");
+});
