@@ -4,7 +4,7 @@
 // only reach a record by being copied into a string on purpose. File 0600 in a 0700 directory.
 
 import { createHash } from "node:crypto";
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 type Field = string | number | boolean | null | string[];
@@ -37,18 +37,26 @@ function lastLine(path: string): string | undefined {
 
 export class AuditLog {
   private prev: string | undefined;
+  /** Opened on the first record and kept open (O_APPEND): a busy proxy appends one line per request. */
+  private fd: number | undefined;
 
   constructor(readonly path: string) {}
 
   append(fields: AuditFields): void {
-    if (this.prev === undefined) {
+    if (this.fd === undefined) {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
       const last = lastLine(this.path);
       this.prev = last ? lineHash(last) : GENESIS;
+      this.fd = openSync(this.path, "a", 0o600);
     }
     const line = JSON.stringify({ time: new Date().toISOString(), ...fields, prev: this.prev });
-    appendFileSync(this.path, `${line}\n`, { mode: 0o600 });
+    writeSync(this.fd, `${line}\n`);
     this.prev = lineHash(line);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 

@@ -122,6 +122,7 @@ export function startBlindRun(opts: BlindRunOptions): BlindRun {
     stop() {
       proxy.stop();
       trust.cleanup();
+      audit.close();
     },
   };
 }
