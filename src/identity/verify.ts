@@ -5,6 +5,7 @@
 // accepted as a built-in issuer. verify() never throws: a rejection is a value carrying a stable code and
 // a one-line message that names what is wrong and never contains the token.
 
+import type { IssuerConfig as BundleIssuer } from "../config/bundle.ts";
 import { isAbsolute, resolve } from "node:path";
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
 import { ConfigError } from "../errors.ts";
@@ -22,24 +23,9 @@ import { MINT_ALGORITHM, MINTED_TOKEN_TYPE, scopeClaimProblem, type TokenMinter 
 import { applyPreset } from "./presets.ts";
 import { MAX_CLOCK_TOLERANCE_SECONDS, type RevocationStore } from "./revocation.ts";
 
-/** One entry of the bundle's `issuers:` list (keys in camelCase). */
-export interface IssuerConfig {
-  /** Names the issuer in results, messages and audit records. */
-  name: string;
-  /** The `iss` claim tokens must carry. Required unless the preset supplies it. */
-  issuer?: string;
-  audience: string | string[];
-  /** Signing algorithms accepted from this issuer. Required unless the preset supplies them. */
-  algorithms?: string[];
-  /** Exactly one key source (a preset may supply jwksUrl). */
-  jwksFile?: string;
-  jwksUrl?: string;
-  publicKeyFile?: string;
-  /** Allowed clock skew for exp/nbf, 0–300 seconds. Default 30. */
-  clockToleranceSeconds?: number;
-  /** "github-actions" or "kubernetes": fills in defaults (presets.ts). */
-  preset?: string;
-}
+/** An issuer as the bundle loader (config/bundle.ts) declares it; `audience` may also be one string and
+ * `origin` (file:line) is optional for issuers built in code. */
+export type IssuerConfig = Omit<BundleIssuer, "audience" | "origin"> & { audience: string | string[]; origin?: string };
 
 export interface VerifierOptions {
   /** Directory that relative key files resolve against (the bundle's directory). Default: cwd. */
