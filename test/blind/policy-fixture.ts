@@ -5,6 +5,8 @@
 
 import type { ProxyEvent, ProxyPolicy, ResponseRewriter } from "../../src/blind/proxy.ts";
 import type { BodyPlan, Destination, RequestHead, StreamRewriter } from "../../src/blind/types.ts";
+import { Needles } from "../../src/resolve/needles.ts";
+import { SplicingStream } from "../../src/resolve/splicing-stream.ts";
 
 export const SECRET = "TEST_API_KEY";
 export const TOKEN = "KZ_TOK_fixture7Qm2xV9kLp3sT0a";
@@ -12,33 +14,10 @@ export const REAL = "fake-real-value-0001";
 /** What an echoed real value becomes on its way back: same length, so Content-Length stays valid. */
 export const ECHO_MASK = "kz-echo-masked-00001";
 
-/** Replaces `needle` everywhere in a byte stream, holding back a tail that could be the start of one. */
+/** Replaces `needle` everywhere in a byte stream (kz's own splicer, so a needle split across chunks counts). */
 export function replacingRewriter(needle: string, replacement: string): StreamRewriter {
-  const find = Buffer.from(needle);
   const put = Buffer.from(replacement);
-  let held: Buffer = Buffer.alloc(0);
-  return {
-    push(chunk) {
-      const data = held.length > 0 ? Buffer.concat([held, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-      const out: Buffer[] = [];
-      let from = 0;
-      for (let at = data.indexOf(find); at !== -1; at = data.indexOf(find, from)) {
-        out.push(data.subarray(from, at), put);
-        from = at + find.length;
-      }
-      const tail = data.subarray(from);
-      let keep = Math.min(find.length - 1, tail.length);
-      while (keep > 0 && !tail.subarray(tail.length - keep).equals(find.subarray(0, keep))) keep--;
-      out.push(tail.subarray(0, tail.length - keep));
-      held = Buffer.from(tail.subarray(tail.length - keep));
-      return Buffer.concat(out);
-    },
-    end() {
-      const rest = held;
-      held = Buffer.alloc(0);
-      return rest;
-    },
-  };
+  return new SplicingStream(new Needles([needle]), () => put);
 }
 
 function replaceAllBytes(body: Uint8Array, needle: string, replacement: string): Buffer {
