@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeStdout } from "../stdio.ts";
 
 type Field = string | number | boolean | null | string[];
 export type AuditFields = { [key: string]: Field | { [key: string]: Field } };
@@ -35,14 +36,34 @@ function lastLine(path: string): string | undefined {
   }
 }
 
+/** Writes all of `text` (a short write on a pipe or a full disk would otherwise cut a record in half). */
+function writeAll(fd: number, text: string): void {
+  let bytes = Buffer.from(text);
+  while (bytes.length > 0) {
+    const n = writeSync(fd, bytes);
+    bytes = bytes.subarray(n);
+  }
+}
+
 export class AuditLog {
   private prev: string | undefined;
   /** Opened on the first record and kept open (O_APPEND): a busy proxy appends one line per request. */
   private fd: number | undefined;
+  /** "-" writes to standard output (a chain that starts at the genesis hash); otherwise a file path. */
+  readonly toStdout: boolean;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.toStdout = path === "-";
+  }
 
   append(fields: AuditFields): void {
+    if (this.toStdout) {
+      this.prev ??= GENESIS;
+      const line = JSON.stringify({ time: new Date().toISOString(), ...fields, prev: this.prev });
+      writeStdout(`${line}\n`);
+      this.prev = lineHash(line);
+      return;
+    }
     if (this.fd === undefined) {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
       const last = lastLine(this.path);
@@ -50,12 +71,12 @@ export class AuditLog {
       this.fd = openSync(this.path, "a", 0o600);
     }
     const line = JSON.stringify({ time: new Date().toISOString(), ...fields, prev: this.prev });
-    writeSync(this.fd, `${line}\n`);
+    writeAll(this.fd, `${line}\n`);
     this.prev = lineHash(line);
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.fd !== undefined && !this.toStdout) closeSync(this.fd);
     this.fd = undefined;
   }
 }

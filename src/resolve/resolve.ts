@@ -29,6 +29,11 @@ export interface Resolution {
 
 export interface ResolveOptions {
   env?: Record<string, string | undefined>;
+  /**
+   * Provider instances by provider name, kept by a long-lived caller (the server) so that a backend's
+   * login (Vault AppRole, 1Password Connect) is done once, not per request. Default: one per call.
+   */
+  providers?: Map<string, Promise<Provider>>;
 }
 
 function fetchKey(spec: SecretSpec): string {
@@ -57,7 +62,7 @@ function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, p
 
 export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts: ResolveOptions = {}): Promise<Resolution> {
   const env = opts.env ?? process.env;
-  const providers = new Map<string, Promise<Provider>>();
+  const providers = opts.providers ?? new Map<string, Promise<Provider>>();
   const fetches = new Map<string, Promise<SecretValue>>();
 
   const providerFor = (name: string): Promise<Provider> => {
@@ -65,6 +70,8 @@ export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts
     if (!provider) {
       const settings = config.providers[name] ?? {};
       provider = loadProviderFactory(name).then((factory) => factory({ settings, env, configDir: config.dir }));
+      // A provider that failed to start (bad settings, unreachable login) is retried on the next call.
+      provider.catch(() => providers.delete(name));
       providers.set(name, provider);
     }
     return provider;

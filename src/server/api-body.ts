@@ -1,0 +1,71 @@
+// Request bodies of the JSON API: size-limited, JSON objects only, each field checked with a message that
+// names it. Pure validators over an already-parsed object, plus one reader that enforces the limit.
+
+import { requestActions, type RequestAction } from "../config/bundle.ts";
+import { AccessError } from "./access.ts";
+
+/** Largest JSON body the API accepts. */
+export const MAX_API_BODY_BYTES = 16 * 1024;
+
+/** Reads a JSON object body, or throws AccessError 400/413/415 naming what is wrong. */
+export async function readJsonObject(request: Request, limit = MAX_API_BODY_BYTES): Promise<Record<string, unknown>> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    throw new AccessError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json");
+  }
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (declared > limit) throw new AccessError(413, "body_too_large", `request body is ${declared} bytes; at most ${limit} are accepted`);
+  const bytes = await readLimited(request, limit);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new AccessError(400, "malformed_json", "request body is not valid UTF-8 JSON");
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new AccessError(400, "invalid_request", "request body must be a JSON object");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > limit) throw new AccessError(413, "body_too_large", `request body is over ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): void {
+  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (extra.length) {
+    throw new AccessError(400, "invalid_request", `unknown field ${JSON.stringify(extra[0]!.slice(0, 64))} (allowed: ${allowed.join(", ")})`);
+  }
+}
+
+export function secretField(body: Record<string, unknown>): string {
+  const secret = body.secret;
+  if (typeof secret !== "string" || secret === "" || secret.length > 256) {
+    throw new AccessError(400, "invalid_request", '"secret" must be a secret name, e.g. {"secret": "DB_PROD"}');
+  }
+  return secret;
+}
+
+export function actionField(body: Record<string, unknown>, fallback: RequestAction): RequestAction {
+  const action = body.action ?? fallback;
+  if (typeof action !== "string" || !(requestActions as string[]).includes(action)) {
+    throw new AccessError(400, "invalid_request", `"action" must be one of ${requestActions.join(", ")}`);
+  }
+  return action as RequestAction;
+}
+
+export function optionalString(body: Record<string, unknown>, name: string, max = 2048): string | undefined {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.length > max) throw new AccessError(400, "invalid_request", `"${name}" must be a string of at most ${max} characters`);
+  return value;
+}

@@ -1,0 +1,122 @@
+// `kz server start`: loads the bundle, builds the shared parts (minter, revocations, audit log, metrics),
+// and serves the API with Bun.serve on the listen address (TLS when given a certificate). Reloads on
+// SIGHUP and on changes to the bundle; stops cleanly on SIGINT/SIGTERM. Logs go to stderr, one line each.
+
+import { readFileSync } from "node:fs";
+import { AuditLog } from "../audit/log.ts";
+import { ConfigError, UsageError } from "../errors.ts";
+import { loadBundle } from "../config/bundle.ts";
+import { createMinter } from "../identity/mint.ts";
+import { MemoryRevocationStore } from "../identity/revocation.ts";
+import { writeStderr } from "../stdio.ts";
+import { AccessService } from "./access.ts";
+import { createApp } from "./app.ts";
+import { BundleHolder } from "./bundle-holder.ts";
+import { Metrics } from "./metrics.ts";
+
+export interface ServeOptions {
+  bundlePath: string;
+  listen: { host: string; port: number };
+  tls?: { certFile: string; keyFile: string };
+  /** Serve non-loopback addresses without TLS (tokens and values would cross the network in clear). */
+  allowPlaintext: boolean;
+  mcp: boolean;
+  /** The URL clients reach this server at (issuer of minted tokens, MCP resource). Default: from listen. */
+  publicUrl?: string;
+  version: string;
+}
+
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function log(line: string): void {
+  writeStderr(`kz server: ${line}\n`);
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** "host:port", ":port" or "port" → parts. */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(text.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`--listen ${JSON.stringify(text)}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  }
+  return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
+}
+
+function readPem(path: string, flag: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${flag} ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const { host, port } = options.listen;
+  if (!options.tls && !isLoopbackHost(host) && !options.allowPlaintext) {
+    throw new UsageError(`--listen ${host}: a non-loopback address needs --tls-cert and --tls-key (or --allow-plaintext behind a TLS-terminating proxy)`);
+  }
+  const scheme = options.tls ? "https" : "http";
+  const metrics = new Metrics();
+  const revocations = new MemoryRevocationStore();
+
+  // Bind first: the minted tokens' issuer is this server's URL, which needs the port when it is 0.
+  let handler: ((request: Request, client: string) => Response | Promise<Response>) | undefined;
+  const server = Bun.serve({
+    hostname: host,
+    port,
+    maxRequestBodySize: 4 * 1024 * 1024,
+    ...(options.tls ? { tls: { cert: readPem(options.tls.certFile, "--tls-cert"), key: readPem(options.tls.keyFile, "--tls-key") } } : {}),
+    fetch(request, srv) {
+      const client = srv.requestIP(request)?.address ?? "unknown";
+      if (!handler) return new Response('{"error":{"code":"starting","message":"the server is starting"}}', { status: 503 });
+      return handler(request, client);
+    },
+  });
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  const url = `${scheme}://${shownHost}:${server.port}`;
+  const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
+
+  try {
+    // Minted tokens are for the same audience(s) the bundle's issuers name (fixed for the process's life).
+    const audiences = [...new Set(loadBundle(options.bundlePath).issuers.flatMap((i) => i.audience))];
+    const minter = await createMinter({ issuer: publicUrl, audience: audiences.length ? audiences : ["keyzero"] });
+    const holder = await BundleHolder.load(options.bundlePath, { minter, revocations }, metrics, log);
+    const bundle = holder.current.set.bundle;
+    const audit = new AuditLog(bundle.audit.path);
+    const access = new AccessService(() => holder.current, audit, metrics, log);
+
+    let mcp: Parameters<typeof createApp>[0]["mcp"];
+    if (options.mcp) {
+      const { mountMcp } = await import("./mcp-mount.ts");
+      mcp = mountMcp(access, () => holder.current, publicUrl);
+    }
+    const app = createApp({ access, state: () => holder.current, metrics, audit, minter, revocations, version: options.version, log, mcp });
+    handler = (request, client) => app.fetch(request, { client });
+
+    holder.watch();
+    const onHup = () => void holder.reload("SIGHUP");
+    process.on("SIGHUP", onHup);
+    log(
+      `listening on ${url}${options.mcp ? ` (MCP at ${publicUrl}/mcp)` : ""} — bundle ${bundle.file}: ${bundle.secrets.length} secrets, ${bundle.policies.length} policies; audit → ${bundle.audit.path}`,
+    );
+    return {
+      url,
+      async stop() {
+        process.off("SIGHUP", onHup);
+        holder.close();
+        await server.stop();
+        audit.close();
+      },
+    };
+  } catch (error) {
+    await server.stop(true);
+    throw error;
+  }
+}
