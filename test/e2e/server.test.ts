@@ -305,3 +305,55 @@ describe("operations", () => {
     expect((await decideAs({ service: "support-agent", env: "dev" }, "DB_STAGING")).body.allow).toBe(true);
   });
 });
+
+describe("jwks_url issuers", () => {
+  test("keys are fetched once; a stream of unknown kids does not hammer the JWKS endpoint", async () => {
+    const remoteKey = await identityKey("remote-1");
+    let fetches = 0;
+    const jwks = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch() {
+        fetches++;
+        return Response.json(remoteKey.jwks);
+      },
+    });
+    const box = new Sandbox();
+    try {
+      const bundle = box.write(
+        "bundle.yaml",
+        `issuers:
+- name: remote
+  issuer: ${TEST_ISSUER}
+  audience: ${TEST_AUDIENCE}
+  jwks_url: http://127.0.0.1:${jwks.port}/jwks
+  algorithms: [ES256]
+secrets:
+  SHARED: { provider: env, ref: SHARED_VALUE }
+policies:
+- match: "*"
+  rules:
+  - { cel: "true", effect: allow }
+`,
+      );
+      const remote = await ServerProcess.start(["--bundle", bundle], { cwd: box.dir, env: { SHARED_VALUE: "fake-shared-value-1234" } });
+      try {
+        const good = await remote.post("/v1/decide", { secret: "SHARED" }, await identityToken(remoteKey));
+        expect(((await good.json()) as any).allow).toBe(true);
+        const before = fetches;
+        expect(before).toBe(1);
+        for (let i = 0; i < 20; i++) {
+          const res = await remote.post("/v1/decide", { secret: "SHARED" }, await identityToken(remoteKey, {}, { kid: `made-up-${i}` }));
+          expect(res.status).toBe(401);
+        }
+        // One refetch for the first unknown kid, then the cooldown holds.
+        expect(fetches - before).toBeLessThanOrEqual(1);
+      } finally {
+        await remote.stop();
+      }
+    } finally {
+      jwks.stop(true);
+      box.cleanup();
+    }
+  });
+});
