@@ -50,6 +50,11 @@ export const providerSchemas: Record<string, ProviderSchema> = {
     schemes: ["aws-sm://", "arn:aws:secretsmanager:"],
     secretKeys: ["version_stage"],
   },
+  kz: {
+    settings: { url: "string", token_file: "string", token_env: "string", ca_file: "string", ...timeout },
+    schemes: ["kz://"],
+    refDefaultsToName: true,
+  },
 };
 
 export const providerNames = Object.keys(providerSchemas);

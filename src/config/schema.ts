@@ -30,6 +30,13 @@ const topKeys = ["providers", "secrets", "env", "blind", "audit"];
 const blindKeys = ["upstream_ca", "resolve", "inspect"];
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Every provider's shorthand schemes, for messages: "op://, vault://, …". */
+function shorthandSchemes(): string {
+  return Object.values(providerSchemas)
+    .flatMap((p) => p.schemes.filter((scheme) => scheme.endsWith("://")))
+    .join(", ");
+}
+
 export class DocValidator {
   constructor(readonly source: DocSource) {}
 
@@ -136,7 +143,7 @@ export class DocValidator {
       if (!inferred || !inferred.ref) {
         this.fail(
           path,
-          "a string must be a ref with a scheme (op://, vault://, aws-sm://, env://, file://, local://) or use a table " +
+          `a string must be a ref with a scheme (${shorthandSchemes()}) or use a table ` +
             `{ provider = "…", ref = "…" }; if this is the secret itself, delete it here and run \`kz put ${name}\``,
         );
       }
