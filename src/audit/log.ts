@@ -91,12 +91,13 @@ export function verifyChain(text: string): ChainProblem | undefined {
   let prev = GENESIS;
   const lines = text.split("\n").filter((l) => l !== "");
   for (let i = 0; i < lines.length; i++) {
-    let record: { prev?: unknown };
+    let record: { prev?: unknown } | null;
     try {
       record = JSON.parse(lines[i]!);
     } catch {
       return { line: i + 1, reason: "not valid JSON" };
     }
+    if (record === null || typeof record !== "object" || Array.isArray(record)) return { line: i + 1, reason: "not a JSON object" };
     if (record.prev !== prev) return { line: i + 1, reason: "chain broken: prev does not match the line before (edited, removed or reordered)" };
     prev = lineHash(lines[i]!);
   }

@@ -4,7 +4,7 @@
 export const SAFE_ENV_NAMES = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "TMPDIR", "TZ"];
 
 /** Variables that hold kz's own keys: a child with them could decrypt the local store. */
-export const KZ_PRIVATE_NAMES = ["KZ_LOCAL_KEY"];
+export const KZ_PRIVATE_NAMES = ["KZ_LOCAL_KEY", "KZ_IDENTITY_TOKEN"];
 
 export function isSafeName(name: string): boolean {
   return SAFE_ENV_NAMES.includes(name) || name.startsWith("LC_");

@@ -13,7 +13,7 @@ import { decide, type Decision, type DecisionRequest } from "../policy/engine.ts
 import { scopeOf } from "../identity/mint.ts";
 import { resolveSecrets } from "../resolve/resolve.ts";
 import type { SecretValue } from "../secret.ts";
-import type { BundleState } from "./bundle-state.ts";
+import { freshProviders, type BundleState } from "./bundle-state.ts";
 import { decisionRecord } from "./decision-record.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -122,7 +122,7 @@ export class AccessService implements McpHost {
     const state = this.state();
     const spec = state.set.secrets.get(secret)?.spec;
     if (!spec) throw new AccessError(404, "unknown_secret", `no secret named ${JSON.stringify(secret.slice(0, 100))} in the bundle`);
-    const { outcomes } = await resolveSecrets(state.config, [spec], { providers: state.providers });
+    const { outcomes } = await resolveSecrets(state.config, [spec], { providers: freshProviders(state) });
     const outcome = outcomes[0]!;
     if (outcome.value) return outcome.value;
     this.metrics.error("backend_unavailable");

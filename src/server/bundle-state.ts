@@ -20,7 +20,9 @@ export interface BundleState {
   verifier: Verifier;
   /** The bundle's providers and secrets in the shape the provider layer resolves from. */
   config: KzConfig;
+  /** Provider instances, renewed every PROVIDER_LIFETIME_MS (see freshProviders). */
   providers: Map<string, Promise<Provider>>;
+  providersSince: number;
   sha256: string;
   loadedAt: string;
 }
@@ -28,6 +30,22 @@ export interface BundleState {
 export interface BundleDeps {
   minter?: TokenMinter;
   revocations?: RevocationStore;
+}
+
+/**
+ * Providers cache what they fetch and their backend logins (a Vault token has a lease); a server that
+ * kept one instance forever would serve rotated values stale and fail once the login expired. Instances
+ * live this long, so a value is at most this old and a login is renewed this often.
+ */
+export const PROVIDER_LIFETIME_MS = 60_000;
+
+/** The state's provider instances, replaced with an empty set when they are older than their lifetime. */
+export function freshProviders(state: BundleState, now = Date.now()): Map<string, Promise<Provider>> {
+  if (now - state.providersSince >= PROVIDER_LIFETIME_MS) {
+    state.providers = new Map();
+    state.providersSince = now;
+  }
+  return state.providers;
 }
 
 /** Every secret's provider must be one kz knows, or the first request for it would fail instead of the load. */
@@ -63,6 +81,7 @@ export async function loadBundleState(path: string, deps: BundleDeps): Promise<B
       audit: { path: bundle.audit.path },
     },
     providers: new Map(),
+    providersSince: Date.now(),
     sha256: createHash("sha256").update(text).digest("hex"),
     loadedAt: new Date().toISOString(),
   };

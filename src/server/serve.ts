@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { AuditLog } from "../audit/log.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { loadBundle } from "../config/bundle.ts";
-import { createMinter } from "../identity/mint.ts";
+import { createMinter, type TokenMinter } from "../identity/mint.ts";
 import { MemoryRevocationStore } from "../identity/revocation.ts";
 import { writeStderr } from "../stdio.ts";
 import { AccessService } from "./access.ts";
@@ -57,6 +57,26 @@ function readPem(path: string, flag: string): string {
   }
 }
 
+export interface ServerCore {
+  holder: BundleHolder;
+  access: AccessService;
+  audit: AuditLog;
+  minter: TokenMinter;
+  revocations: MemoryRevocationStore;
+}
+
+/** The parts every front door shares: the bundle (with reloads), minter, revocations, audit, access. */
+export async function buildCore(bundlePath: string, publicUrl: string, metrics: Metrics): Promise<ServerCore> {
+  // Minted tokens are for the same audience(s) the bundle's issuers name (fixed for the process's life).
+  const audiences = [...new Set(loadBundle(bundlePath).issuers.flatMap((i) => i.audience))];
+  const minter = await createMinter({ issuer: publicUrl, audience: audiences.length ? audiences : ["keyzero"] });
+  const revocations = new MemoryRevocationStore();
+  const holder = await BundleHolder.load(bundlePath, { minter, revocations }, metrics, log);
+  const audit = new AuditLog(holder.current.set.bundle.audit.path);
+  const access = new AccessService(() => holder.current, audit, metrics, log);
+  return { holder, access, audit, minter, revocations };
+}
+
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const { host, port } = options.listen;
   if (!options.tls && !isLoopbackHost(host) && !options.allowPlaintext) {
@@ -64,7 +84,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const scheme = options.tls ? "https" : "http";
   const metrics = new Metrics();
-  const revocations = new MemoryRevocationStore();
 
   // Bind first: the minted tokens' issuer is this server's URL, which needs the port when it is 0.
   let handler: ((request: Request, client: string) => Response | Promise<Response>) | undefined;
@@ -84,14 +103,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
 
   try {
-    // Minted tokens are for the same audience(s) the bundle's issuers name (fixed for the process's life).
-    const audiences = [...new Set(loadBundle(options.bundlePath).issuers.flatMap((i) => i.audience))];
-    const minter = await createMinter({ issuer: publicUrl, audience: audiences.length ? audiences : ["keyzero"] });
-    const holder = await BundleHolder.load(options.bundlePath, { minter, revocations }, metrics, log);
+    const { holder, access, audit, minter, revocations } = await buildCore(options.bundlePath, publicUrl, metrics);
     const bundle = holder.current.set.bundle;
-    const audit = new AuditLog(bundle.audit.path);
-    const access = new AccessService(() => holder.current, audit, metrics, log);
-
     let mcp: Parameters<typeof createApp>[0]["mcp"];
     if (options.mcp) {
       const { mountMcp } = await import("./mcp-mount.ts");
