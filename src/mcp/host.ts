@@ -25,6 +25,11 @@ export interface AccessRequest {
   host?: string;
   method?: string;
   path?: string;
+  /**
+   * kz refuses this whatever the policies say (e.g. the host is not one the secret is bound to): the
+   * reason is recorded as a deny without evaluating the policies.
+   */
+  refused?: string;
 }
 
 export interface AccessDecision {

@@ -1,15 +1,20 @@
 // Mounts the MCP layer (src/mcp) on the server: the Streamable HTTP handler at /mcp and the RFC 9728
 // protected-resource metadata. Imported only with --mcp, so the API server never loads MCP code.
 
+import { handleMcpHttp } from "../mcp/http.ts";
+import { protectedResourceMetadataResponse } from "../mcp/resource-metadata.ts";
+import { applyPreset } from "../identity/presets.ts";
 import type { AccessService } from "./access.ts";
 import type { BundleState } from "./bundle-state.ts";
 
+/** The issuer URLs of the bundle: the authorization servers an MCP client can get a token from. */
+function issuerUrls(state: BundleState): string[] {
+  return state.set.bundle.issuers.flatMap((i) => applyPreset(i).issuer ?? []);
+}
+
 export function mountMcp(access: AccessService, state: () => BundleState, publicUrl: string) {
-  void access;
-  void state;
-  void publicUrl;
   return {
-    handle: async (_request: Request, _client: string) => new Response("MCP is not wired yet", { status: 501 }),
-    metadata: (_request: Request) => new Response("{}", { status: 501 }),
+    handle: (request: Request, client: string) => handleMcpHttp(request, access, { client, publicUrl }),
+    metadata: (_request: Request) => protectedResourceMetadataResponse(publicUrl, issuerUrls(state())),
   };
 }

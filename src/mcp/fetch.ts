@@ -1,0 +1,217 @@
+// The `fetch` tool: an HTTP request made for the agent with credentials it never sees, through blind
+// mode's rewrite engine (one engine, not two). In order, each step failing closed with a tool error:
+//   1. Build the request head from the arguments (`secret` becomes `Authorization: Bearer <its token>`).
+//   2. Discover which secrets it uses: planRequest over the discovery table (every minted token, no value,
+//      any host) finds tokens wherever the engine would swap them — URL, headers, Basic credentials, body.
+//   3. A policy decision per secret (action fetch, with host, method and path), each audited by the host.
+//   4. Blind mode's host rule per secret (bindingProblem: its hosts, TLS except to loopback).
+//   5. The SSRF guard on the address actually dialled (a `resolve` pin's target included).
+//   6. Values fetched; planRequest again with the real table does the swap; the request goes out pinned
+//      to the checked address (roundtrip.ts); the response is masked by the echo rewriter (fetch-result.ts).
+
+import { bindingProblem } from "../blind/hosts.ts";
+import { HttpError, serializeRequestHead } from "../blind/http1.ts";
+import { echoRewriter } from "../blind/rewrite/echo.ts";
+import { jsonEscape, percentEncode } from "../blind/rewrite/encode.ts";
+import { withHeader } from "../blind/rewrite/head.ts";
+import { isRefusal, planRequest } from "../blind/rewrite/plan.ts";
+import { TokenTable } from "../blind/tokens.ts";
+import type { BlindSecret, Destination, ProducedForm, Refusal, RequestHead } from "../blind/types.ts";
+import { UpstreamError, dialAddress } from "../blind/upstream.ts";
+import type { SecretSpec } from "../config/types.ts";
+import type { SecretValue } from "../secret.ts";
+import { type CallContext, type ToolOutcome, ok, refuse } from "./calls.ts";
+import { buildFetchResult } from "./fetch-result.ts";
+import { type Pin, RoundTripError, TimedOut, pooledRoundTrip } from "./roundtrip.ts";
+import { checkedAddress } from "./ssrf.ts";
+import { FetchSettingsError } from "./state.ts";
+import type { FetchArgs } from "./tools.ts";
+
+interface Target {
+  dest: Destination;
+  /** origin-form request target */
+  target: string;
+  hostHeader: string;
+  path: string;
+}
+
+/** The destination of an absolute URL, or why it cannot be one. */
+export function parseTarget(text: string): Target | string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `${JSON.stringify(text.slice(0, 200))} is not an absolute URL (e.g. https://api.example.com/v1/items)`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return `only https:// URLs (http:// to loopback) can be fetched, not ${url.protocol}`;
+  if (url.username || url.password) return "the URL carries user:password@ credentials; put a token in a header (e.g. Authorization: Basic) instead";
+  const tls = url.protocol === "https:";
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  if (!host) return "the URL has no host";
+  return {
+    dest: { host, port: url.port ? Number(url.port) : tls ? 443 : 80, tls },
+    target: (url.pathname || "/") + url.search,
+    hostHeader: url.host,
+    path: url.pathname || "/",
+  };
+}
+
+/** The request as the agent described it, tokens and all; `bearerToken` is `secret`'s token. */
+export function requestHead(args: FetchArgs, target: Target, bearerToken: string | undefined): { head: RequestHead; body: Buffer | null } {
+  const headers: [string, string][] = [["Host", target.hostHeader], ...args.headers];
+  if (bearerToken !== undefined) headers.push(["Authorization", `Bearer ${bearerToken}`]);
+  if (!headers.some(([name]) => name.toLowerCase() === "user-agent")) headers.push(["User-Agent", "kz-mcp-fetch"]);
+  headers.push(["Accept-Encoding", "identity"]); // a compressed response could hide a value from masking
+  const body = args.body !== undefined ? Buffer.from(args.body, "utf8") : null;
+  if (body) headers.push(["Content-Length", String(body.length)]);
+  return { head: { method: args.method, target: target.target, version: "HTTP/1.1", headers }, body };
+}
+
+/** The secrets a request uses, found by running the engine over a table that swaps in nothing. */
+function secretsUsed(dest: Destination, head: RequestHead, body: Uint8Array | null, table: TokenTable): string[] | Refusal {
+  const planned = planRequest(dest, head, table);
+  if (isRefusal(planned)) return planned;
+  const names = new Set(planned.swapped);
+  const plan = planned.body;
+  if (body && plan.kind === "buffer") {
+    const rewritten = plan.rewrite(body);
+    if (isRefusal(rewritten)) return rewritten;
+    for (const name of plan.audit?.().swapped ?? []) names.add(name);
+  }
+  return [...names];
+}
+
+/** Each used secret may go to `dest` (its hosts, TLS rule); their token-table entries, or why not. */
+function boundSecrets(dest: Destination, used: string[], specs: readonly SecretSpec[], tokenFor: (name: string) => string) {
+  const bound: { name: string; token: string; hosts: string[] }[] = [];
+  for (const name of used) {
+    const hosts = specs.find((s) => s.name === name)?.hosts ?? [];
+    if (hosts.length === 0) return `${name} has no hosts in the bundle, so it cannot be sent anywhere`;
+    const problem = bindingProblem(dest, { name, hosts });
+    if (problem) return problem;
+    bound.push({ name, token: tokenFor(name), hosts });
+  }
+  return bound;
+}
+
+/** The request as it leaves: tokens swapped by the engine, body rewritten and re-framed (or re-signed). */
+function rewrittenRequest(dest: Destination, head: RequestHead, body: Buffer | null, table: TokenTable) {
+  const planned = planRequest(dest, head, table);
+  if (isRefusal(planned)) return planned;
+  let finalHead = planned.head;
+  let finalBody: Uint8Array | null = body;
+  if (body && planned.body.kind === "buffer") {
+    const rewritten = planned.body.rewrite(body);
+    if (isRefusal(rewritten)) return rewritten;
+    if (planned.body.finishHead) {
+      const signed = planned.body.finishHead(rewritten);
+      if (isRefusal(signed)) return signed;
+      finalHead = signed;
+    } else {
+      finalHead = withHeader(finalHead, "Content-Length", String(rewritten.length));
+    }
+    finalBody = rewritten;
+  }
+  // A "passthrough" body (not textual) goes as given: a token in it stays an inert token.
+  return { head: serializeRequestHead(finalHead), body: finalBody, produced: planned.produced ?? [] };
+}
+
+/** The longest form of any value the echo rewriter masks: how far past the limit a body is read. */
+function longestForm(secrets: readonly BlindSecret[], produced: ProducedForm[]): number {
+  let longest = 0;
+  for (const secret of secrets) {
+    const value = secret.value.reveal();
+    for (const form of [value, jsonEscape(value), percentEncode(value)]) longest = Math.max(longest, Buffer.byteLength(form));
+  }
+  for (const p of produced) longest = Math.max(longest, Buffer.byteLength(p.form.reveal()));
+  return longest;
+}
+
+/** Errors whose messages are written for the caller (never a value in them); anything else is described by type only. */
+const CALLER_SAFE_ERRORS = new Set(["ProviderError", "KzError", "ConfigError", "AccessError"]);
+
+function describeError(error: unknown): string {
+  const e = error as Error;
+  if (e && CALLER_SAFE_ERRORS.has(e.name)) return e.message;
+  return `internal error (${e?.name ?? typeof error})`;
+}
+
+export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<ToolOutcome> {
+  const { host, identity, client, state, limits } = ctx;
+  const target = parseTarget(args.url);
+  if (typeof target === "string") return refuse(`fetch: ${target}`);
+  const { dest } = target;
+  const specs = host.secrets();
+  const decision = { action: "fetch" as const, host: dest.host, method: args.method, path: target.path };
+
+  // 1. The request as asked for.
+  if (args.secret !== undefined && !specs.some((s) => s.name === args.secret)) {
+    host.decide(identity, args.secret, decision, client); // audited like any other attempt
+    return refuse(`fetch: no secret named ${JSON.stringify(args.secret.slice(0, 100))}; list_secrets shows the ones you may use`);
+  }
+  const { head, body } = requestHead(args, target, args.secret !== undefined ? state.tokens.tokenFor(args.secret) : undefined);
+
+  // 2. Which secrets it uses.
+  const used = secretsUsed(dest, head, body, state.tokens.discoveryTable());
+  if (isRefusal(used)) {
+    if (used.secret) host.decide(identity, used.secret, decision, client);
+    return refuse(`fetch refused: ${used.reason}`);
+  }
+  if (used.length === 0) {
+    return refuse("fetch: the request uses no secret — pass `secret`, or put a token from `resolve` in the URL, a header or the body");
+  }
+
+  // 3. Blind mode's host rule, before any policy: a token headed to a host its secret is not bound to is
+  // refused whatever the policies say, and recorded as a deny for every secret the request uses.
+  const bound = boundSecrets(dest, used, specs, (name) => state.tokens.tokenFor(name));
+  if (typeof bound === "string") {
+    for (const name of used) host.decide(identity, name, { ...decision, refused: bound }, client);
+    return refuse(`fetch refused: ${bound}`);
+  }
+
+  // 4. Policy, for every secret (each decision is an audit record).
+  const denied = used.flatMap((name) => {
+    const verdict = host.decide(identity, name, decision, client);
+    return verdict.allow ? [] : [`${name}: ${verdict.reason}${verdict.decisionId ? ` (decision ${verdict.decisionId})` : ""}`];
+  });
+  if (denied.length > 0) return refuse(`fetch denied by policy — ${denied.join("; ")}`);
+
+  // 5. The SSRF guard, on the address that will be dialled.
+  const settings = host.fetchSettings();
+  let dial: { host: string; port: number };
+  try {
+    dial = dialAddress(dest, settings.resolve);
+  } catch (error) {
+    return refuse(`fetch: ${(error as Error).message}`);
+  }
+  const checked = await checkedAddress(dial.host, settings.allowPrivate);
+  if (!checked.ok) return refuse(`fetch refused: ${checked.reason}`);
+
+  // 6. Values, the real swap, the exchange, the masked result.
+  let values: SecretValue[];
+  try {
+    values = await Promise.all(bound.map((b) => host.value(b.name)));
+  } catch (error) {
+    return refuse(`fetch: cannot read a secret from its provider: ${describeError(error)}`);
+  }
+  let table: TokenTable;
+  try {
+    table = new TokenTable(bound.map((b, i) => ({ ...b, value: values[i]! })));
+  } catch (error) {
+    return refuse(`fetch: ${describeError(error)}`); // a malformed host pattern, named with its secret
+  }
+  const request = rewrittenRequest(dest, head, body, table);
+  if (isRefusal(request)) return refuse(`fetch refused: ${request.reason}`);
+  const pin: Pin = { dest, address: checked.address, port: dial.port, caPath: settings.upstreamCa };
+  const margin = longestForm(table.secrets, request.produced);
+  try {
+    const raw = await pooledRoundTrip(state.upstreams, pin, { ...request, method: args.method }, limits.maxResponseBytes + margin, limits.fetchTimeoutMs);
+    return ok(buildFetchResult(raw, echoRewriter([...table.secrets], request.produced), limits.maxResponseBytes, margin));
+  } catch (error) {
+    if (error instanceof TimedOut) return refuse(`fetch: ${dest.host} did not answer within ${error.ms} ms`);
+    if (error instanceof UpstreamError || error instanceof RoundTripError || error instanceof HttpError || error instanceof FetchSettingsError) {
+      return refuse(`fetch: ${error.message}`);
+    }
+    return refuse(`fetch: ${describeError(error)}`);
+  }
+}
