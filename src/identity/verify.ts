@@ -2,8 +2,10 @@
 // is genuine, current, meant for us and not revoked. The token's unverified `iss` only picks the issuer
 // to check against; jose then verifies with that issuer's keys and with its issuer, audience and algorithms
 // always pinned, `exp` required and a small clock tolerance. Tokens minted by this server (mint.ts) are
-// accepted as a built-in issuer. verify() never throws: a rejection is a value carrying a stable code and
-// a one-line message that names what is wrong and never contains the token.
+// accepted as a built-in issuer. A token that verified recently is taken from a short-lived cache
+// (verify-cache.ts) instead of checking its signature again; revocation is checked every time.
+// verify() never throws: a rejection is a value carrying a stable code and a one-line message that names
+// what is wrong and never contains the token.
 
 import type { IssuerConfig as BundleIssuer } from "../config/bundle.ts";
 import { isAbsolute, resolve } from "node:path";
@@ -22,6 +24,7 @@ import {
 import { MINT_ALGORITHM, MINTED_TOKEN_TYPE, scopeClaimProblem, type TokenMinter } from "./mint.ts";
 import { applyPreset } from "./presets.ts";
 import { MAX_CLOCK_TOLERANCE_SECONDS, type RevocationStore } from "./revocation.ts";
+import { DEFAULT_VERIFY_CACHE, VerifyCache, type VerifiedToken, type VerifyCacheOptions } from "./verify-cache.ts";
 
 /** An issuer as the bundle loader (config/bundle.ts) declares it; `audience` may also be one string and
  * `origin` (file:line) is optional for issuers built in code. */
@@ -38,6 +41,8 @@ export interface VerifierOptions {
   remoteJwks?: Partial<Omit<RemoteJwksOptions, "now">>;
   /** Clock in milliseconds, for exp/nbf and the JWKS cache; tests pass a fake one. */
   now?: () => number;
+  /** Tuning for the cache of verified tokens; `false` verifies every token in full every time. */
+  cache?: Partial<VerifyCacheOptions> | false;
 }
 
 export type VerifyFailureCode =
@@ -313,7 +318,10 @@ export async function createVerifier(issuers: readonly IssuerConfig[], options: 
     names.add(entry.name);
   }
 
-  async function check(token: string): Promise<VerifyResult> {
+  const cache = options.cache === false ? undefined : new VerifyCache({ ...DEFAULT_VERIFY_CACHE, ...options.cache });
+
+  /** Signature and claims, checked in full; a success is remembered in the cache. */
+  async function verifyInFull(token: string): Promise<VerifiedToken | VerifyFailure> {
     const seen = peek(token);
     if ("ok" in seen) return seen;
     const { header, claims } = seen;
@@ -339,16 +347,27 @@ export async function createVerifier(issuers: readonly IssuerConfig[], options: 
 
     const scopeProblem = scopeClaimProblem(verified);
     if (scopeProblem) return failure("invalid_claim", scopeProblem);
-    if (typeof verified.jti === "string" && options.revocations) {
+    const accepted: VerifiedToken = { issuer: issuer.name, claims: verified };
+    cache?.put(token, accepted, issuer.clockTolerance, now());
+    return accepted;
+  }
+
+  async function check(token: string): Promise<VerifyResult> {
+    const cached = typeof token === "string" ? cache?.get(token, now()) : undefined;
+    const verified = cached ?? (await verifyInFull(token));
+    if ("ok" in verified) return verified;
+    const claims = verified.claims as JWTPayload;
+    if (typeof claims.jti === "string" && options.revocations) {
       let revoked: boolean;
       try {
-        revoked = await options.revocations.isRevoked(verified.jti);
+        const answer = options.revocations.isRevoked(claims.jti);
+        revoked = typeof answer === "boolean" ? answer : await answer;
       } catch {
         return failure("revocation_unavailable", "cannot check whether the token was revoked", 503);
       }
       if (revoked) return failure("token_revoked", "token has been revoked");
     }
-    return { ok: true, issuer: issuer.name, claims: verified };
+    return { ok: true, issuer: verified.issuer, claims };
   }
 
   return {

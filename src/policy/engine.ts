@@ -3,7 +3,7 @@
 // overrides allow; nothing matching, or no rule allowing, is a deny; only `true` satisfies a rule; a
 // rule that fails to evaluate counts as a deny whatever its declared effect and is reported.
 
-import { loadBundle, type Bundle, type RequestAction, type RuleEffect } from "../config/bundle.ts";
+import { loadBundle, requestActions, type Bundle, type RequestAction, type RuleEffect } from "../config/bundle.ts";
 import type { SecretSpec } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import { CelCompileError, celRecord, celTimestamp, compileRule, type CompiledRule, type RuleBindings } from "./cel.ts";
@@ -120,7 +120,14 @@ export function loadPolicySet(path: string, cwd?: string): PolicySet {
   return compilePolicies(loadBundle(path, cwd));
 }
 
+/** `request` for the common case of an action alone, converted once per action (CEL never mutates it). */
+const actionOnly = new Map<RequestAction, CelMap>(requestActions.map((action) => [action, celRecord({ action })]));
+
 function requestValue(request: DecisionRequest): CelMap {
+  if (request.host === undefined && request.method === undefined && request.path === undefined) {
+    const shared = actionOnly.get(request.action);
+    if (shared) return shared;
+  }
   const fields: Record<string, unknown> = { action: request.action };
   if (request.host !== undefined) fields.host = request.host;
   if (request.method !== undefined) fields.method = request.method;

@@ -4,12 +4,12 @@
 // so the MCP tools use exactly the decisions the API uses. Fails closed: an audit record that cannot be
 // written is an error, never an unrecorded allow.
 
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { AuditLog } from "../audit/log.ts";
 import type { FetchSettings } from "../config/bundle.ts";
 import type { SecretSpec } from "../config/types.ts";
 import type { AccessDecision, AccessRequest, AuthResult, CallerIdentity, McpHost } from "../mcp/host.ts";
-import { decide, type Decision, type DecisionRequest } from "../policy/engine.ts";
+import { decide, PreparedIdentity, type Decision, type DecisionRequest } from "../policy/engine.ts";
 import { scopeOf } from "../identity/mint.ts";
 import { resolveSecrets } from "../resolve/resolve.ts";
 import type { SecretValue } from "../secret.ts";
@@ -42,8 +42,25 @@ export function bearerToken(authorization: string | null | undefined): string | 
   return match?.[1];
 }
 
+/** Random bytes for decision ids, drawn in bulk (one getrandom per 512 decisions, not one per decision). */
+const ID_BYTES = 12;
+const idPool = Buffer.alloc(ID_BYTES * 512);
+let idOffset = idPool.length;
+
 export function newDecisionId(): string {
-  return `dec_${randomBytes(12).toString("base64url")}`;
+  if (idOffset >= idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const id = `dec_${idPool.toString("base64url", idOffset, idOffset + ID_BYTES)}`;
+  idOffset += ID_BYTES;
+  return id;
+}
+
+/** A request kz refuses before any policy (AccessRequest.refused) is a recorded deny. */
+function refusedDecision(request: DecisionRequest & { refused?: string }): Decision | undefined {
+  if (request.refused === undefined) return undefined;
+  return { kind: "decided", allow: false, effect: "deny", reason: request.refused, errors: [], claimsUsed: [] };
 }
 
 /** A scoped (minted) token may touch only the secrets its scope names, whatever the policies say. */
@@ -51,6 +68,22 @@ function scopeDenial(identity: CallerIdentity, secret: string): Decision | undef
   const scope = scopeOf(identity.claims);
   if (!scope || scope.secrets.includes(secret)) return undefined;
   return { kind: "decided", allow: false, effect: "deny", reason: `${secret} is outside this token's scope (kz_scope)`, errors: [], claimsUsed: [] };
+}
+
+/**
+ * Claims converted to CEL, kept per claims object: the verifier hands out the same (frozen) claims object
+ * for every request that reuses a cached token, so its conversion happens once, not per request.
+ */
+const preparedIdentities = new WeakMap<object, PreparedIdentity>();
+
+function preparedIdentity(claims: Record<string, unknown>): PreparedIdentity {
+  if (!Object.isFrozen(claims)) return new PreparedIdentity(claims);
+  let prepared = preparedIdentities.get(claims);
+  if (prepared === undefined) {
+    prepared = new PreparedIdentity(claims);
+    preparedIdentities.set(claims, prepared);
+  }
+  return prepared;
 }
 
 export class AccessService implements McpHost {
@@ -90,7 +123,10 @@ export class AccessService implements McpHost {
     const started = performance.now();
     const state = this.state();
     const spec = state.set.secrets.get(secret)?.spec;
-    const decision = (spec && scopeDenial(identity, secret)) || decide(state.set, identity.claims, secret, request);
+    const decision =
+      (spec && refusedDecision(request)) ||
+      (spec && scopeDenial(identity, secret)) ||
+      decide(state.set, preparedIdentity(identity.claims), secret, request);
     const id = newDecisionId();
     const latencyMs = performance.now() - started;
     for (const e of decision.errors) {

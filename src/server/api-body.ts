@@ -7,6 +7,8 @@ import { AccessError } from "./access.ts";
 /** Largest JSON body the API accepts. */
 export const MAX_API_BODY_BYTES = 16 * 1024;
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Reads a JSON object body, or throws AccessError 400/413/415 naming what is wrong. */
 export async function readJsonObject(request: Request, limit = MAX_API_BODY_BYTES): Promise<Record<string, unknown>> {
   const type = request.headers.get("content-type") ?? "";
@@ -15,10 +17,13 @@ export async function readJsonObject(request: Request, limit = MAX_API_BODY_BYTE
   }
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw new AccessError(413, "body_too_large", `request body is ${declared} bytes; at most ${limit} are accepted`);
-  const bytes = await readLimited(request, limit);
+  // A declared length within the limit bounds the body (HTTP/1.1 framing): read it in one go. Otherwise
+  // (chunked) count the bytes as they arrive.
+  const bytes = Number.isSafeInteger(declared) && declared >= 0 ? await request.bytes() : await readLimited(request, limit);
+  if (bytes.byteLength > limit) throw new AccessError(413, "body_too_large", `request body is over ${limit} bytes`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    parsed = JSON.parse(utf8.decode(bytes));
   } catch {
     throw new AccessError(400, "malformed_json", "request body is not valid UTF-8 JSON");
   }

@@ -6,14 +6,26 @@
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 class Histogram {
-  readonly counts = new Array<number>(LATENCY_BUCKETS.length).fill(0);
+  /** Observations per bucket (not cumulative: each lands in the first bucket that holds it). */
+  readonly #inBucket = new Array<number>(LATENCY_BUCKETS.length).fill(0);
   sum = 0;
   count = 0;
 
   observe(seconds: number): void {
     this.sum += seconds;
     this.count++;
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) this.counts[i]!++;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (seconds <= LATENCY_BUCKETS[i]!) {
+        this.#inBucket[i]!++;
+        return;
+      }
+    }
+  }
+
+  /** Cumulative counts per upper bound, as Prometheus buckets are. */
+  get counts(): number[] {
+    let running = 0;
+    return this.#inBucket.map((n) => (running += n));
   }
 }
 
@@ -25,15 +37,17 @@ function labels(pairs: Record<string, string>): string {
 }
 
 export class Metrics {
-  readonly #decisions = new Map<string, number>();
+  /** action → effect → count. */
+  readonly #decisions = new Map<string, Map<string, number>>();
   readonly #errors = new Map<string, number>();
   readonly #reloads = new Map<string, number>();
   readonly #latency = new Histogram();
   readonly #started = Date.now() / 1000;
 
   decision(action: string, effect: string, seconds: number): void {
-    const key = `${action}\u0000${effect}`;
-    this.#decisions.set(key, (this.#decisions.get(key) ?? 0) + 1);
+    let byEffect = this.#decisions.get(action);
+    if (byEffect === undefined) this.#decisions.set(action, (byEffect = new Map()));
+    byEffect.set(effect, (byEffect.get(effect) ?? 0) + 1);
     this.#latency.observe(seconds);
   }
 
@@ -48,15 +62,15 @@ export class Metrics {
   render(info: { version: string; bundleSha256: string }): string {
     const out: string[] = [];
     out.push("# HELP kz_decisions_total Policy decisions, by action and effect.", "# TYPE kz_decisions_total counter");
-    for (const [key, n] of this.#decisions) {
-      const [action, effect] = key.split("\u0000") as [string, string];
-      out.push(`kz_decisions_total${labels({ action, effect })} ${n}`);
+    for (const [action, byEffect] of this.#decisions) {
+      for (const [effect, n] of byEffect) out.push(`kz_decisions_total${labels({ action, effect })} ${n}`);
     }
     out.push(
       "# HELP kz_decision_duration_seconds Time from a verified request to its decision, audit record included.",
       "# TYPE kz_decision_duration_seconds histogram",
     );
-    LATENCY_BUCKETS.forEach((le, i) => out.push(`kz_decision_duration_seconds_bucket${labels({ le: String(le) })} ${this.#latency.counts[i]}`));
+    const cumulative = this.#latency.counts;
+    LATENCY_BUCKETS.forEach((le, i) => out.push(`kz_decision_duration_seconds_bucket${labels({ le: String(le) })} ${cumulative[i]}`));
     out.push(`kz_decision_duration_seconds_bucket${labels({ le: "+Inf" })} ${this.#latency.count}`);
     out.push(`kz_decision_duration_seconds_sum ${this.#latency.sum}`, `kz_decision_duration_seconds_count ${this.#latency.count}`);
     out.push("# HELP kz_errors_total API errors, by error code.", "# TYPE kz_errors_total counter");
