@@ -9,6 +9,7 @@ import type { ProviderSettings } from "../config/types.ts";
 import { SecretValue } from "../secret.ts";
 import { selectField } from "./field.ts";
 import { ProviderError, type ProviderContext, type ProviderFactory } from "./types.ts";
+import { bodyOf, errorCodeOf, TLS_ERROR } from "./http-util.ts";
 
 export const DEFAULT_TOKEN_ENV = "KZ_IDENTITY_TOKEN";
 const SERVER_MESSAGE_MAX = 200;
@@ -183,20 +184,6 @@ export function valueOrReason(answer: Answer, ref: string, url: string, token: s
 
 // ---------------------------------------------------------------- HTTP
 
-const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|TLS|SSL/;
-
-function errorCodeOf(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === "string" ? code : error instanceof Error ? error.name : "network error";
-}
-
-async function bodyOf(response: Response): Promise<unknown> {
-  try {
-    return JSON.parse(await response.text());
-  } catch {
-    return undefined;
-  }
-}
 
 function locationOf(response: Response, base: string): string | undefined {
   const location = response.headers.get("location");

@@ -11,6 +11,7 @@ import { SecretValue } from "../secret.ts";
 import { fieldOf } from "./field.ts";
 import { clientTokenOf, planAuth } from "./vault-auth.ts";
 import { ProviderError, type ProviderContext, type ProviderFactory } from "./types.ts";
+import { bodyOf, errorCodeOf, TLS_ERROR } from "./http-util.ts";
 
 const DEFAULT_RETRIES = 3;
 const RETRYABLE_STATUSES = new Set([429, 500, 502, 504]);
@@ -208,20 +209,6 @@ interface VaultRequest {
   signal: AbortSignal;
 }
 
-const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|TLS|SSL/;
-
-function errorCodeOf(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === "string" ? code : error instanceof Error ? error.name : "network error";
-}
-
-async function bodyOf(response: Response): Promise<unknown> {
-  try {
-    return JSON.parse(await response.text());
-  } catch {
-    return undefined;
-  }
-}
 
 function backoff(attempt: number, signal: AbortSignal): Promise<void> {
   return delay(Math.min(BACKOFF_START_MS * 2 ** attempt, BACKOFF_CAP_MS), undefined, { signal });
