@@ -3,7 +3,7 @@
 // invalid bundle (3) from failing policy tests (1).
 
 import { ExitCode, UsageError } from "../errors.ts";
-import { writeStdout } from "../stdio.ts";
+import { writeStderr, writeStdout } from "../stdio.ts";
 import { parseArgs } from "./args.ts";
 import { commandHelp, helpFlag, type Command } from "./command.ts";
 import { KZ_VERSION } from "./catalog.ts";
@@ -140,7 +140,7 @@ Run \`kz server start --help\` or \`kz server check --help\` for their flags.`,
   async run(argv) {
     const [sub, ...rest] = argv;
     if (sub === undefined || sub === "--help" || sub === "-h") {
-      writeStdout(commandHelp(server));
+      (sub === undefined ? writeStderr : writeStdout)(commandHelp(server));
       return sub === undefined ? ExitCode.usage : ExitCode.ok;
     }
     const command = Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined;

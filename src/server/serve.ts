@@ -4,7 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { AuditLog } from "../audit/log.ts";
-import { ConfigError, UsageError } from "../errors.ts";
+import { ConfigError, KzError, UsageError } from "../errors.ts";
 import { loadBundle } from "../config/bundle.ts";
 import { createMinter, type TokenMinter } from "../identity/mint.ts";
 import { MemoryRevocationStore } from "../identity/revocation.ts";
@@ -87,17 +87,29 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   // Bind first: the minted tokens' issuer is this server's URL, which needs the port when it is 0.
   let handler: ((request: Request, client: string) => Response | Promise<Response>) | undefined;
-  const server = Bun.serve({
-    hostname: host,
-    port,
-    maxRequestBodySize: 4 * 1024 * 1024,
-    ...(options.tls ? { tls: { cert: readPem(options.tls.certFile, "--tls-cert"), key: readPem(options.tls.keyFile, "--tls-key") } } : {}),
-    fetch(request, srv) {
-      const client = srv.requestIP(request)?.address ?? "unknown";
-      if (!handler) return new Response('{"error":{"code":"starting","message":"the server is starting"}}', { status: 503 });
-      return handler(request, client);
-    },
-  });
+  const tls = options.tls ? { cert: readPem(options.tls.certFile, "--tls-cert"), key: readPem(options.tls.keyFile, "--tls-key") } : undefined;
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    const why = code === "EADDRINUSE" || /in use/i.test(String((error as Error).message)) ? "the address is in use (pick another --listen port)" : String((error as Error).message).split("\n")[0];
+    throw new KzError(`cannot listen on ${host}:${port}: ${why}`);
+  }
+  function listen() {
+    return Bun.serve({
+      hostname: host,
+      port,
+      maxRequestBodySize: 4 * 1024 * 1024,
+      ...(tls ? { tls } : {}),
+      fetch(request, srv) {
+        const client = srv.requestIP(request)?.address ?? "unknown";
+        if (!handler) return new Response('{"error":{"code":"starting","message":"the server is starting"}}', { status: 503 });
+        return handler(request, client);
+      },
+    });
+  }
+
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `${scheme}://${shownHost}:${server.port}`;
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
