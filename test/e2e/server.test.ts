@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { verifyChain } from "../../src/audit/log.ts";
 import { Sandbox } from "../helpers/kz.ts";
+import { makeCertificates } from "../servers/https-upstream.ts";
 import { identityKey, identityToken, ServerProcess, TEST_AUDIENCE, TEST_ISSUER, writeIssuer, type IdentityKey } from "../helpers/server.ts";
 
 const FAKE_DB_PASSWORD = "fake-db-password-0123456789";
@@ -353,6 +354,58 @@ policies:
       }
     } finally {
       jwks.stop(true);
+      box.cleanup();
+    }
+  });
+});
+
+describe("TLS and listen addresses", () => {
+  test("--tls-cert/--tls-key serve HTTPS that curl verifies against the CA", async () => {
+    const box = new Sandbox();
+    try {
+      await makeCertificates(box.dir, ["kz.example.test"]);
+      const bundle = box.write("bundle.yaml", `${writeIssuer(box.dir, key)}secrets:\n  S: { provider: env, ref: S_VALUE }\npolicies: []\n`);
+      const tlsServer = await ServerProcess.start(["--bundle", bundle, "--tls-cert", join(box.dir, "server.pem"), "--tls-key", join(box.dir, "server.key")], { cwd: box.dir });
+      try {
+        expect(tlsServer.url).toStartWith("https://127.0.0.1:");
+        const curl = Bun.spawnSync(["curl", "-sS", "--cacert", join(box.dir, "ca.pem"), `${tlsServer.url}/healthz`]);
+        expect(curl.exitCode).toBe(0);
+        expect(JSON.parse(curl.stdout.toString()).status).toBe("ok");
+        const untrusted = Bun.spawnSync(["curl", "-sS", "--cacert", "/dev/null", `${tlsServer.url}/healthz`]);
+        expect(untrusted.exitCode).not.toBe(0);
+      } finally {
+        await tlsServer.stop();
+      }
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  test("a non-loopback address without TLS is refused before anything listens", async () => {
+    const r = await sandbox.kz(["server", "start", "--bundle", bundlePath, "--listen", "0.0.0.0:0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("needs --tls-cert and --tls-key");
+  });
+
+  test("server check: exit 3 for an invalid bundle naming the rule, 1 for a failing test, 0 when all pass", async () => {
+    const box = new Sandbox();
+    try {
+      const head = `${writeIssuer(box.dir, key)}secrets:\n  S: { provider: env, ref: app/s }\n`;
+      const bad = box.write("bad.yaml", `${head}policies:\n- match: "app/*"\n  rules:\n  - cel: "identity.team =="\n    effect: allow\n`);
+      const invalid = await box.kz(["server", "check", "--bundle", bad]);
+      expect(invalid.code).toBe(3);
+      expect(invalid.stderr).toMatch(/bad\.yaml:\d+: policy 0, rule 0: column \d+/);
+      const rules = `policies:\n- match: "app/*"\n  rules:\n  - cel: "has(identity.team) && identity.team == 'a'"\n    effect: allow\n`;
+      const failing = box.write("failing.yaml", `${head}${rules}tests:\n- name: team b gets in\n  identity: { team: b }\n  secret: S\n  expect: allow\n`);
+      const failed = await box.kz(["server", "check", "--bundle", failing]);
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toContain("FAIL team b gets in");
+      expect(failed.stdout).toContain('identity: {"team":"b"}');
+      const passing = box.write("passing.yaml", `${head}${rules}tests:\n- name: team a gets in\n  identity: { team: a }\n  secret: S\n  expect: allow\n`);
+      const passed = await box.kz(["server", "check", "--bundle", passing, "--json"]);
+      expect(passed.code).toBe(0);
+      expect(JSON.parse(passed.stdout)).toMatchObject({ valid: true, tests: { passed: 1, failed: 0 } });
+    } finally {
       box.cleanup();
     }
   });

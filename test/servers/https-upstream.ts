@@ -51,7 +51,7 @@ async function run(cmd: string[], cwd: string): Promise<void> {
 }
 
 /** A CA and a server certificate for `hostnames` (plus localhost and 127.0.0.1), made with openssl. */
-async function makeCertificates(dir: string, hostnames: string[]): Promise<void> {
+export async function makeCertificates(dir: string, hostnames: string[]): Promise<void> {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   await run(["openssl", "req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kz test upstream CA",
     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
