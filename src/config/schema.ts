@@ -25,10 +25,13 @@ export interface ValidatedDoc {
   envs: Map<string, { providers: Record<string, ProviderSettings>; secrets: Map<string, SecretSpec> }>;
 }
 
-const secretKeys = ["provider", "ref", "field", "hosts", "optional", "blind", "token_format"];
+const secretKeys = ["provider", "ref", "field", "hosts", "optional", "blind", "token_format", "inject"];
 const topKeys = ["providers", "secrets", "env", "blind", "audit"];
 const blindKeys = ["upstream_ca", "resolve", "inspect"];
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `inject`: a header name, a colon, and a value template holding exactly one `{}` (no line breaks). */
+const injectionPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*(?:(?!\{\})[^\r\n])*\{\}(?:(?!\{\})[^\r\n])*$/;
 
 /** Every provider's shorthand schemes, for messages: "op://, vault://, …". */
 function shorthandSchemes(): string {
@@ -163,6 +166,10 @@ export class DocValidator {
       this.fail([...path, "token_format"], `must be "opaque" or "preserve"`);
     }
     const hosts = this.stringList(table.hosts, [...path, "hosts"]);
+    const inject = this.string(table.inject, [...path, "inject"]);
+    if (inject !== undefined && !injectionPattern.test(inject)) {
+      this.fail([...path, "inject"], 'must be "Header-Name: text with {} where the value goes", e.g. "X-API-Key: {}" or "Authorization: Token {}"');
+    }
     return {
       name,
       provider,
@@ -173,6 +180,7 @@ export class DocValidator {
       optional: this.boolean(table.optional, [...path, "optional"]) ?? false,
       blind: this.boolean(table.blind, [...path, "blind"]),
       tokenFormat: tokenFormat as TokenFormat,
+      ...(inject !== undefined ? { inject } : {}),
       origin,
     };
   }

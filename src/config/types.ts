@@ -15,6 +15,11 @@ export interface SecretSpec {
   /** false passes the value raw even in blind mode; undefined means blinded. */
   blind?: boolean;
   tokenFormat: TokenFormat;
+  /**
+   * How MCP `fetch {secret}` sends it: "Header-Name: template" with `{}` where the value goes.
+   * Absent means "Authorization: Bearer {}".
+   */
+  inject?: string;
   /** "file:line" where the secret was defined, for error messages. */
   origin: string;
 }

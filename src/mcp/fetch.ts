@@ -57,9 +57,20 @@ export function parseTarget(text: string): Target | string {
 }
 
 /** The request as the agent described it, tokens and all; `bearerToken` is `secret`'s token. */
-export function requestHead(args: FetchArgs, target: Target, bearerToken: string | undefined): { head: RequestHead; body: Buffer | null } {
-  const headers: [string, string][] = [["Host", target.hostHeader], ...args.headers];
-  if (bearerToken !== undefined) headers.push(["Authorization", `Bearer ${bearerToken}`]);
+export const DEFAULT_INJECTION = "Authorization: Bearer {}";
+
+/** The header a `fetch {secret}` adds: the secret's `inject` template (default bearer) around its token. */
+export function injectionHeader(template: string | undefined, token: string): [string, string] {
+  const text = template ?? DEFAULT_INJECTION;
+  const colon = text.indexOf(":");
+  return [text.slice(0, colon), text.slice(colon + 1).trim().replace("{}", token)];
+}
+
+export function requestHead(args: FetchArgs, target: Target, injection: [string, string] | undefined): { head: RequestHead; body: Buffer | null } {
+  // An injected header replaces one of the same name the caller sent.
+  const own = injection === undefined ? args.headers : args.headers.filter(([name]) => name.toLowerCase() !== injection[0].toLowerCase());
+  const headers: [string, string][] = [["Host", target.hostHeader], ...own];
+  if (injection !== undefined) headers.push(injection);
   if (!headers.some(([name]) => name.toLowerCase() === "user-agent")) headers.push(["User-Agent", "kz-mcp-fetch"]);
   headers.push(["Accept-Encoding", "identity"]); // a compressed response could hide a value from masking
   const body = args.body !== undefined ? Buffer.from(args.body, "utf8") : null;
@@ -149,7 +160,8 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
     host.decide(identity, args.secret, decision, client); // audited like any other attempt
     return refuse(`fetch: no secret named ${JSON.stringify(args.secret.slice(0, 100))}; list_secrets shows the ones you may use`);
   }
-  const { head, body } = requestHead(args, target, args.secret !== undefined ? state.tokens.tokenFor(args.secret) : undefined);
+  const injected = args.secret !== undefined ? specs.find((s) => s.name === args.secret) : undefined;
+  const { head, body } = requestHead(args, target, injected ? injectionHeader(injected.inject, state.tokens.tokenFor(injected.name)) : undefined);
 
   // 2. Which secrets it uses.
   const used = secretsUsed(dest, head, body, state.tokens.discoveryTable());

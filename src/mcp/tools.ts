@@ -89,7 +89,7 @@ export function toolDefinitions(maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): 
       title: "Make an authenticated HTTP request",
       description:
         "Make an HTTP request that uses a credential you never see. Either name a secret in `secret` (kz sends it as " +
-        "`Authorization: Bearer <value>`), or place tokens from `resolve` in the URL, headers or body yourself. kz checks " +
+        "`Authorization: Bearer <value>` unless the server configures another header for it), or place tokens from `resolve` in the URL, headers or body yourself. kz checks " +
         "policy for every secret the request uses, sends a secret only to the hosts it is bound to and only over https " +
         "(plain http only to loopback), refuses private and internal addresses, and follows no redirects (a 3xx comes back " +
         "with its Location). It returns the status, a safe subset of the response headers, and the body as text (base64 " +
@@ -119,7 +119,7 @@ export function toolDefinitions(maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): 
           secret: {
             type: "string",
             description:
-              "Name of a secret (see list_secrets) to send as `Authorization: Bearer <value>`. Leave it out when you place tokens yourself; " +
+              "Name of a secret (see list_secrets) to send as `Authorization: Bearer <value>` (or the header the server configures for it). Leave it out when you place tokens yourself; " +
               "do not combine it with your own Authorization header.",
           },
         },

@@ -137,3 +137,16 @@ describe("validation errors name the file, line and key", () => {
     expect(loadError(dir)).toStartWith(".keyzero.local.toml:2: secrets.A.optonal");
   });
 });
+
+describe("inject", () => {
+  const load = (inject: string) =>
+    loadConfig({ cwd: project({ ".keyzero.toml": `[secrets]\nK = { provider = "env", hosts = ["api.example.test"], inject = ${JSON.stringify(inject)} }\n` }) });
+  test("a header template with one {} is kept", () => {
+    expect(load("X-API-Key: {}").secrets[0]!.inject).toBe("X-API-Key: {}");
+  });
+  test("templates without a header name or {} are refused with an example", () => {
+    for (const bad of ["X-API-Key", "X-API-Key: static", ": {}", "Bad Header: {}", "A: {} {}"]) {
+      expect(() => load(bad)).toThrow(/inject: must be "Header-Name: text with \{\}/);
+    }
+  });
+});

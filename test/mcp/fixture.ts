@@ -27,6 +27,7 @@ export const VALUES = {
   KZ_MCP_TEST_BASIC_PASS: "fake-basic-pass-\"quoted\"&more",
   KZ_MCP_TEST_ANY_KEY: "fake-any-key-9876543210fedcba",
   KZ_MCP_TEST_NO_HOSTS: "fake-no-hosts-key-000111222",
+  KZ_MCP_TEST_HEADER_KEY: "fake-header-key-5555666677",
 };
 
 export function bundleYaml(opts: { upstreamPort: number; allowPrivate: boolean }): string {
@@ -42,6 +43,7 @@ secrets:
   ANY_KEY: { provider: env, ref: KZ_MCP_TEST_ANY_KEY, hosts: ["*"] }
   NO_HOSTS: { provider: env, ref: KZ_MCP_TEST_NO_HOSTS }
   UNSET_KEY: { provider: env, ref: KZ_MCP_TEST_NOT_SET, hosts: [api.example.test] }
+  HEADER_KEY: { provider: env, ref: KZ_MCP_TEST_HEADER_KEY, hosts: [api.example.test], inject: "X-Api-Key: Token {}" }
 fetch:
   upstream_ca: ./upstream-ca.pem
   resolve: { "api.example.test:443": "127.0.0.1:${opts.upstreamPort}" }

@@ -83,6 +83,7 @@ describe("session basics", () => {
         { name: "ANY_KEY", hosts: ["*"] },
         { name: "NO_HOSTS", hosts: [] },
         { name: "UNSET_KEY", hosts: ["api.example.test"] },
+        { name: "HEADER_KEY", hosts: ["api.example.test"] },
       ],
     });
     const blocked = await connect(fx.open.server.url, await fx.jwt("blocked"));
@@ -120,6 +121,16 @@ describe("resolve", () => {
 });
 
 describe("fetch", () => {
+  test("a secret's `inject` template says where `secret` goes; it replaces a caller's header of that name", async () => {
+    const client = await connect(fx.open.server.url, await fx.jwt("agent"));
+    const before = fx.upstream.requests.length;
+    const result = await okCall(client, "fetch", { url: "https://api.example.test/echo", secret: "HEADER_KEY", headers: { "x-api-key": "caller-chosen" } });
+    const seen = fx.upstream.requests[before]!;
+    expect(seen.headers["x-api-key"]).toBe(`Token ${VALUES.KZ_MCP_TEST_HEADER_KEY}`);
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(result)).not.toContain(VALUES.KZ_MCP_TEST_HEADER_KEY);
+  });
+
   test("with `secret`, the upstream gets the real credential and the body comes back with it masked", async () => {
     const client = await connect(fx.open.server.url, await fx.jwt("agent"));
     const { token } = await okCall(client, "resolve", { name: "API_KEY" });
