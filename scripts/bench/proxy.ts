@@ -1,13 +1,20 @@
 // Blind-mode proxy benchmark: small HTTPS GETs over keep-alive connections to a local HTTPS upstream,
 // side by side in one run — direct; through `kz run --blind` (the compiled dist/kz with the load
-// generator as its child, exactly as a user runs it, so kz's proxy has its own process); and through
-// mitmproxy (mitmdump with a one-line addon doing the same Authorization swap). Reports req/s and
-// p50/p99 latency per concurrency, the cost of a new host's first connection through kz, CPU per
-// process (2-core machines are CPU-bound), and a Markdown table for README.
-//   bun scripts/bench/proxy.ts [--seconds 6] [--concurrency 1,16] [--kz dist/kz]
-// The same file is the load generator: `proxy.ts --client '<json>'` runs in a child process and prints
-// one JSON line. Everything listens on 127.0.0.1; every process and temp file is removed at the end.
-// Needs dist/kz (`npm run build`), openssl, and for the peer rows mitmdump (`apt-get install -y mitmproxy`).
+// generator as its child, exactly as a user runs it, so kz's proxy has its own process), to a host a
+// secret is bound to (intercepted: TLS terminated, token swapped) and to one no secret is bound to (an
+// untouched tunnel: the price of the extra hop alone); and through mitmproxy (mitmdump with a
+// one-line addon doing the same Authorization swap). Reports req/s and p50/p99 latency per
+// concurrency, the cost of a new host's first connection through kz, CPU per process (2-core machines
+// are CPU-bound), and a Markdown table for README.
+//   bun scripts/bench/proxy.ts [--seconds 6] [--concurrency 1,16] [--kz dist/kz] [--client fetch|raw]
+//                              [--modes direct,kz,kz-tunnel,mitmproxy]
+// The load generator is Bun's fetch (what a Bun agent uses), or with --client raw a minimal HTTP/1.1
+// client on Bun sockets that costs a few µs per request and the same in every mode, so that the
+// client is not what limits the direct case. --modes runs a subset (for profiling; the comparison
+// needs all). The same file is the load generator: `proxy.ts --client-run '<json>'` runs in a child
+// process and prints one JSON line. Everything listens on 127.0.0.1; every process and temp file is
+// removed at the end. Needs dist/kz (`npm run build`), openssl, and for the peer rows mitmdump
+// (`apt-get install -y mitmproxy`).
 
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -34,7 +41,11 @@ interface ClientSpec {
   pids: { upstream: number; proxy?: number | "parent" };
   /** Instead of throughput: time the first, a later and a new-connection request to each URL (the first URL is a warm-up). */
   firstConnection?: { urls: string[] };
+  /** "fetch": Bun's fetch; "raw": RawConnection below. */
+  client: ClientKind;
 }
+
+type ClientKind = "fetch" | "raw";
 
 interface LoadResult {
   requests: number;
@@ -58,9 +69,11 @@ interface FirstConnectionResult {
   hosts: number;
 }
 
-const CLIENT_FLAG = "--client";
+const CLIENT_FLAG = "--client-run";
 const BENCH_DOMAIN = "bench.test";
 const THROUGHPUT_HOST = `api.${BENCH_DOMAIN}`;
+/** Bound to no secret: kz tunnels it untouched, and the token arrives there inert. */
+const TUNNEL_HOST = "api.unbound.test";
 const FRESH_HOSTS = 21; // h0 is a warm-up
 const REAL_VALUE = "fake-bench-real-api-key-0000000000000001";
 const MITM_TOKEN = "fake-bench-mitm-token-000000000000000001";
@@ -94,18 +107,26 @@ async function runClient(spec: ClientSpec): Promise<void> {
   const sample = () => sampleCpu(spec.pids.upstream, proxyPid);
   const startSampling = setTimeout(() => (cpuStart = sample()), spec.warmupMs);
 
-  // One worker = one request in flight at a time = one keep-alive connection in fetch's pool.
+  // One worker = one request in flight at a time = one keep-alive connection (fetch's pool, or its own).
   const worker = async () => {
+    let raw: RawConnection | null = null;
     for (let issued = 0; issued < spec.maxRequests; issued++) {
       const t0 = performance.now();
-      if (t0 >= endAt) return;
+      if (t0 >= endAt) break;
       let ok = false;
       try {
-        const response = await fetch(spec.url, init);
-        await response.arrayBuffer();
-        ok = response.status === 200;
+        if (spec.client === "raw") {
+          raw ??= await RawConnection.open(new URL(spec.url), proxy, ca, token);
+          ok = (await raw.get()) === 200;
+        } else {
+          const response = await fetch(spec.url, init);
+          await response.arrayBuffer();
+          ok = response.status === 200;
+        }
       } catch {
         ok = false;
+        raw?.close();
+        raw = null;
       }
       const t1 = performance.now();
       if (t0 < measureAt) continue;
@@ -113,6 +134,7 @@ async function runClient(spec: ClientSpec): Promise<void> {
       latencies.push(t1 - t0);
       if (t1 > lastEnd) lastEnd = t1;
     }
+    raw?.close();
   };
   await Promise.all(Array.from({ length: spec.concurrency }, worker));
   clearTimeout(startSampling);
@@ -130,6 +152,117 @@ async function runClient(spec: ClientSpec): Promise<void> {
     cpu,
   };
   console.log(JSON.stringify(result));
+}
+
+/**
+ * A minimal HTTP/1.1 keep-alive client on one Bun socket — TLS straight to the target, or CONNECT
+ * through a proxy and TLS in place — for the raw load generator. It sends the same small GET every
+ * time and reads responses framed by Content-Length (or chunked, read to the last chunk); anything
+ * else is an error. Enough for a benchmark against a known server, and nowhere near a real client.
+ */
+class RawConnection {
+  #socket: { write(data: Uint8Array): number; end(): void } | null = null;
+  #pending: Buffer = Buffer.alloc(0);
+  #waiter: { resolve: (status: number) => void; reject: (error: Error) => void } | null = null;
+  readonly #request: Buffer;
+
+  private constructor(url: URL, token: string) {
+    this.#request = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: kz-bench\r\n` +
+      `Accept: */*\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+  }
+
+  static async open(url: URL, proxy: string | undefined, ca: string, token: string): Promise<RawConnection> {
+    const connection = new RawConnection(url, token);
+    await connection.#connect(url, proxy, ca);
+    return connection;
+  }
+
+  /** One request; resolves with the response status once its body is complete. */
+  get(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+      if (!this.#socket || this.#socket.write(this.#request) !== this.#request.length) this.#fail(new Error("raw client: write failed"));
+    });
+  }
+
+  close(): void {
+    this.#socket?.end();
+    this.#socket = null;
+  }
+
+  #connect(url: URL, proxy: string | undefined, ca: string): Promise<void> {
+    const port = Number(url.port || 443);
+    const tls = { ca, serverName: url.hostname };
+    return new Promise<void>((resolve, reject) => {
+      const handlers = {
+        open() {},
+        handshake: (socket: { write(d: Uint8Array): number; end(): void }, verified: boolean, error: Error | null) => {
+          if (!verified) return reject(error ?? new Error("raw client: TLS not verified"));
+          this.#socket = socket;
+          resolve();
+        },
+        data: (_socket: unknown, chunk: Buffer) => this.#received(chunk),
+        close: () => this.#fail(new Error("raw client: connection closed")),
+        error: (_socket: unknown, error: Error) => this.#fail(error),
+        connectError: (_socket: unknown, error: Error) => reject(error),
+      };
+      if (!proxy) {
+        Bun.connect({ hostname: url.hostname, port, tls, socket: handlers }).catch(reject);
+        return;
+      }
+      const via = new URL(proxy);
+      const auth = via.username
+        ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`).toString("base64")}\r\n`
+        : "";
+      let answer = "";
+      let upgraded = false;
+      Bun.connect({
+        hostname: via.hostname,
+        port: Number(via.port),
+        socket: {
+          open: (socket) => void socket.write(`CONNECT ${url.hostname}:${port} HTTP/1.1\r\nHost: ${url.hostname}:${port}\r\n${auth}\r\n`),
+          data: (socket, chunk: Buffer) => {
+            if (upgraded) return; // the ciphertext: the TLS socket reads it
+            answer += chunk.toString("latin1");
+            if (!answer.includes("\r\n\r\n")) return;
+            if (!answer.startsWith("HTTP/1.1 200")) return reject(new Error(`raw client: CONNECT answered ${answer.split("\r\n")[0]}`));
+            upgraded = true;
+            socket.upgradeTLS({ tls, socket: handlers } as Parameters<typeof socket.upgradeTLS>[0]);
+          },
+          close: () => reject(new Error("raw client: proxy closed the connection")),
+          error: (_socket, error) => reject(error),
+          connectError: (_socket, error) => reject(error),
+        },
+      }).catch(reject);
+    });
+  }
+
+  #received(chunk: Buffer): void {
+    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const end = this.#pending.indexOf("\r\n\r\n");
+    if (end < 0 || !this.#waiter) return;
+    const head = this.#pending.subarray(0, end).toString("latin1");
+    const status = Number(head.slice(9, 12));
+    const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
+    let bodyEnd: number;
+    if (length) bodyEnd = end + 4 + Number(length[1]);
+    else if (/\r\ntransfer-encoding:[ \t]*chunked/i.test(head)) {
+      const last = this.#pending.indexOf("\r\n0\r\n\r\n", end + 2);
+      bodyEnd = last < 0 ? Infinity : last + 7;
+    } else return this.#fail(new Error("raw client: response without Content-Length"));
+    if (this.#pending.length < bodyEnd) return;
+    this.#pending = this.#pending.subarray(bodyEnd);
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter.resolve(status);
+  }
+
+  #fail(error: Error): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    this.#socket = null;
+    waiter?.reject(error);
+  }
 }
 
 async function timeFirstConnections(
@@ -219,8 +352,11 @@ interface Upstream {
   stop(): void;
 }
 
+type Mode = "direct" | "kz" | "kz-tunnel" | "mitmproxy";
+const MODES: Mode[] = ["direct", "kz", "kz-tunnel", "mitmproxy"];
+
 interface Row {
-  mode: "direct" | "kz" | "mitmproxy";
+  mode: Mode;
   concurrency: number;
   result: LoadResult;
   connections: number;
@@ -357,6 +493,12 @@ async function runBenchmark(): Promise<void> {
   const loadAtStart = loadavg()[0]!;
   const seconds = Number(argument("--seconds")) || 6;
   const concurrencies = (argument("--concurrency") ?? "1,16").split(",").map(Number).filter((n) => n > 0);
+  // All by default (the comparison is the point); a subset is for quick profiling runs.
+  const modes = new Set((argument("--modes") ?? MODES.join(",")).split(",") as Mode[]);
+  const unknownMode = [...modes].find((m) => !MODES.includes(m));
+  if (unknownMode) throw new Error(`--modes: unknown mode ${unknownMode} (known: ${MODES.join(", ")})`);
+  const client = (argument("--client") ?? "fetch") as ClientKind;
+  if (client !== "fetch" && client !== "raw") throw new Error(`--client must be fetch or raw, not ${client}`);
   const warmupMs = Math.min(2000, Math.max(500, seconds * 250));
   const measureMs = seconds * 1000;
   const maxRequests = 5_000_000;
@@ -364,8 +506,8 @@ async function runBenchmark(): Promise<void> {
   if (!(await Bun.file(kz).exists())) throw new Error(`${kz} is missing — run \`npm run build\` first`);
   const stale = newerSources(resolve(import.meta.dir, "../../src"), statSync(kz).mtimeMs);
   if (stale.length > 0) console.error(`warning: ${kz} is older than ${stale.length} file(s) in src/ (e.g. ${stale[0]}) — run \`npm run build\` to measure them.`);
-  const mitmdump = Bun.which("mitmdump");
-  if (!mitmdump) {
+  const mitmdump = modes.has("mitmproxy") ? Bun.which("mitmdump") : null;
+  if (!mitmdump && modes.has("mitmproxy")) {
     console.error("mitmdump not found: install the peer with `apt-get install -y mitmproxy` (Debian); the mitmproxy rows are skipped.");
   }
 
@@ -385,10 +527,10 @@ async function runBenchmark(): Promise<void> {
   });
 
   try {
-    upstream = startUpstream(dir, [THROUGHPUT_HOST, ...freshHosts]);
+    upstream = startUpstream(dir, [THROUGHPUT_HOST, TUNNEL_HOST, ...freshHosts]);
     const up = upstream;
     const pin = `127.0.0.1:${up.port}`;
-    const resolveMap = [THROUGHPUT_HOST, ...freshHosts].map((h) => `"${h}:443" = "${pin}"`).join(", ");
+    const resolveMap = [THROUGHPUT_HOST, TUNNEL_HOST, ...freshHosts].map((h) => `"${h}:443" = "${pin}"`).join(", ");
     writeFileSync(
       join(dir, ".keyzero.toml"),
       `[blind]\nupstream_ca = "${up.caFile}"\nresolve = { ${resolveMap} }\n\n[secrets]\nBENCH_API_KEY = { provider = "env", ref = "BENCH_REAL_KEY", hosts = ["*.${BENCH_DOMAIN}"] }\n`,
@@ -404,7 +546,7 @@ async function runBenchmark(): Promise<void> {
     };
     const plainEnv = { PATH: kzEnv.PATH!, HOME: dir };
     const directUrl = `https://127.0.0.1:${up.port}/`;
-    const base = { warmupMs, measureMs, maxRequests };
+    const base = { warmupMs, measureMs, maxRequests, client };
 
     const rows: Row[] = [];
     const measure = async (mode: Row["mode"], concurrency: number, go: () => Promise<LoadResult>) => {
@@ -418,13 +560,21 @@ async function runBenchmark(): Promise<void> {
     if (mitmdump) mitm = await startMitmdump(dir, up.caFile);
     // Cases compared with each other run back to back, so that drifting background load hits them alike.
     for (const c of concurrencies) {
-      await measure("direct", c, () =>
+      if (modes.has("direct")) await measure("direct", c, () =>
         runClientProcess<LoadResult>([], { ...base, url: directUrl, caFile: up.caFile, token: { literal: REAL_VALUE }, concurrency: c, pids: { upstream: process.pid } },
           { cwd: dir, env: plainEnv }),
       );
-      await measure("kz", c, () =>
+      if (modes.has("kz")) await measure("kz", c, () =>
         runClientProcess<LoadResult>([kz, "run", "--blind", "--"], {
           ...base, url: `https://${THROUGHPUT_HOST}/`, proxy: "env", caFile: "env", token: { env: "BENCH_API_KEY" }, concurrency: c,
+          pids: { upstream: process.pid, proxy: "parent" },
+        }, { cwd: dir, env: kzEnv }),
+      );
+      // The same kz, to a host no secret is bound to: an untouched TCP tunnel, TLS end to end between
+      // the client and the upstream. The token goes along and arrives inert.
+      if (modes.has("kz-tunnel")) await measure("kz-tunnel", c, () =>
+        runClientProcess<LoadResult>([kz, "run", "--blind", "--"], {
+          ...base, url: `https://${TUNNEL_HOST}/`, proxy: "env", caFile: up.caFile, token: { env: "BENCH_API_KEY" }, concurrency: c,
           pids: { upstream: process.pid, proxy: "parent" },
         }, { cwd: dir, env: kzEnv }),
       );
@@ -439,6 +589,7 @@ async function runBenchmark(): Promise<void> {
       }
     }
     up.reset();
+    if (!modes.has("kz") || !modes.has("direct")) return report({ rows, seconds, warmupMs, concurrencies, kz, mitmdump, client, stale: stale.length, loadAtStart });
     const first = await runClientProcess<FirstConnectionResult>([kz, "run", "--blind", "--"], {
       ...base, url: "", proxy: "env", caFile: "env", token: { env: "BENCH_API_KEY" }, concurrency: 1, pids: { upstream: process.pid },
       firstConnection: { urls: freshHosts.map((h) => `https://${h}/`) },
@@ -448,7 +599,7 @@ async function runBenchmark(): Promise<void> {
       ...base, url: "", caFile: up.caFile, token: { literal: REAL_VALUE }, concurrency: 1, pids: { upstream: process.pid },
       firstConnection: { urls: freshHosts.map(() => directUrl) },
     }, { cwd: dir, env: plainEnv });
-    report({ rows, first, firstDirect, firstRealSeen, seconds, warmupMs, concurrencies, kz, mitmdump, stale: stale.length, loadAtStart });
+    report({ rows, first, firstDirect, firstRealSeen, seconds, warmupMs, concurrencies, kz, mitmdump, client, stale: stale.length, loadAtStart });
   } finally {
     cleanup();
   }
@@ -460,64 +611,80 @@ async function runBenchmark(): Promise<void> {
 
 function report(r: {
   rows: Row[];
-  first: FirstConnectionResult;
-  firstDirect: FirstConnectionResult;
-  firstRealSeen: number;
+  /** Absent when --modes leaves out kz or direct. */
+  first?: FirstConnectionResult;
+  firstDirect?: FirstConnectionResult;
+  firstRealSeen?: number;
   seconds: number;
   warmupMs: number;
   concurrencies: number[];
   kz: string;
   mitmdump: string | null;
+  client: ClientKind;
   /** Source files newer than dist/kz. */
   stale: number;
   /** 1-minute load average when the run started. */
   loadAtStart: number;
 }): void {
-  const find = (mode: Row["mode"], c: number) => r.rows.find((row) => row.mode === mode && row.concurrency === c);
+  const find = (mode: Mode, c: number) => r.rows.find((row) => row.mode === mode && row.concurrency === c);
   const ms = (x: number) => x.toFixed(2);
   const pct = (x: number) => (Number.isFinite(x) ? `${x.toFixed(0)}%` : "—");
   const times = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)}×`;
   const args = process.argv.slice(2).join(" ");
+  const names: Record<Mode, string> = {
+    direct: "direct",
+    kz: "kz run --blind",
+    "kz-tunnel": "kz run --blind, untouched tunnel",
+    mitmproxy: "mitmdump",
+  };
+  const clientName = r.client === "raw" ? "a minimal HTTP/1.1 client on Bun sockets (--client raw)" : "Bun fetch";
 
   console.log(`\nCommand: \`bun scripts/bench/proxy.ts${args ? ` ${args}` : ""}\``);
   console.log(
     `Machine: ${cpus().length} cores, 1-minute load ${r.loadAtStart.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end; bun ${Bun.version}; ` +
       `${version([r.kz, "--version"])}${r.stale ? ` (the binary predates ${r.stale} changed source files)` : ""}; ` +
-      `${r.mitmdump ? version([r.mitmdump, "--version"]) : "mitmdump not installed"}`,
+      `${r.mitmdump ? version([r.mitmdump, "--version"]) : "mitmdump not run"}`,
   );
   console.log(
     `Small HTTPS GETs (2-byte body, Authorization: Bearer <token> swapped for the real value), one keep-alive connection per ` +
-      `concurrent worker, Bun fetch as the client; ${r.seconds} s per case after ${r.warmupMs} ms warm-up on the same connections. ` +
-      `Upstream: a lean Bun.serve (TLS, P-256) in the benchmark process, not the recording test server.\n`,
+      `concurrent worker, ${clientName} as the client; ${r.seconds} s per case after ${r.warmupMs} ms warm-up on the same connections. ` +
+      `Upstream: a lean Bun.serve (TLS, P-256) in the benchmark process, not the recording test server. The untouched-tunnel row ` +
+      `goes through the same kz to a host no secret is bound to: TCP relayed, TLS end to end, the token arriving inert — the cost ` +
+      `of the extra hop alone.\n`,
   );
-  console.log("| mode | concurrency | req/s | p50 ms | p99 ms | kz vs direct | kz vs mitmproxy | CPU % client / proxy / upstream | upstream conns | real value seen |");
+  console.log("| mode | concurrency | req/s | p50 ms | p99 ms | vs direct | kz vs mitmproxy | CPU % client / proxy / upstream | upstream conns | real value seen |");
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const c of r.concurrencies) {
-    for (const mode of ["direct", "kz", "mitmproxy"] as const) {
+    for (const mode of MODES) {
       const row = find(mode, c);
       if (!row) continue;
       const res = row.result;
       const direct = find("direct", c)?.result;
       const mitm = find("mitmproxy", c)?.result;
-      const vsDirect = mode === "kz" && direct ? pct((res.rps / direct.rps) * 100) : "";
+      const vsDirect = mode !== "direct" && direct ? pct((res.rps / direct.rps) * 100) : "";
       const vsMitm = mode === "kz" && mitm ? times(res.rps / mitm.rps) : "";
       const cpu = [res.cpu.client, res.cpu.proxy ?? NaN, res.cpu.upstream].map((x) => (Number.isFinite(x) ? x.toFixed(0) : "—")).join(" / ");
-      const name = mode === "kz" ? "kz run --blind" : mode === "mitmproxy" ? "mitmdump" : "direct";
       const errors = res.errors ? ` (${res.errors} errors)` : "";
       console.log(
-        `| ${name} | ${c} | ${res.rps.toFixed(0)}${errors} | ${ms(res.p50)} | ${ms(res.p99)} | ${vsDirect} | ${vsMitm} | ${cpu} | ${row.connections} | ${row.realSeen}/${row.realSeen + row.otherSeen} |`,
+        `| ${names[mode]} | ${c} | ${res.rps.toFixed(0)}${errors} | ${ms(res.p50)} | ${ms(res.p99)} | ${vsDirect} | ${vsMitm} | ${cpu} | ${row.connections} | ${row.realSeen}/${row.realSeen + row.otherSeen} |`,
       );
     }
   }
 
-  const wrongValue = r.rows.filter((row) => row.realSeen === 0 || row.otherSeen > 0 || row.result.errors > 0);
+  // Every swapping mode must deliver the real value on every request; the tunnel must deliver none.
+  const tunnel = (row: Row) => row.mode === "kz-tunnel";
+  const wrongValue = r.rows.filter((row) =>
+    row.result.errors > 0 || (tunnel(row) ? row.realSeen > 0 || row.otherSeen === 0 : row.realSeen === 0 || row.otherSeen > 0),
+  );
   const churned = r.rows.filter((row) => row.connections !== row.concurrency);
+  const swapping = r.rows.some((row) => !tunnel(row));
   console.log(
-    `\nChecks: ${wrongValue.length === 0 ? "every request in every mode reached the upstream with the real value, none with the token, no errors" : `FAILED — wrong value or errors in ${wrongValue.map((x) => `${x.mode} c=${x.concurrency}`).join(", ")}`}; ` +
+    `\nChecks: ${wrongValue.length === 0 ? `${swapping ? "every request in every swapping mode reached the upstream with the real value, none with the token" : ""}${swapping && r.rows.some(tunnel) ? "; " : ""}${r.rows.some(tunnel) ? "through the untouched tunnel every request arrived with the inert token, none with the value" : ""}; no errors` : `FAILED — wrong value or errors in ${wrongValue.map((x) => `${x.mode} c=${x.concurrency}`).join(", ")}`}; ` +
       `${churned.length === 0 ? "keep-alive held (the upstream saw exactly one connection per worker in every case)" : `KEEP-ALIVE NOT HELD in ${churned.map((x) => `${x.mode} c=${x.concurrency} (${x.connections} connections)`).join(", ")}`}.` +
-      (r.firstRealSeen > 0 ? "" : " FAILED — the first-connection requests did not carry the real value."),
+      (r.firstRealSeen !== 0 ? "" : " FAILED — the first-connection requests did not carry the real value."),
   );
   if (wrongValue.length > 0 || churned.length > 0 || r.firstRealSeen === 0) process.exitCode = 1;
+  if (r.rows.length === 0) return;
 
   const upstreamPeak = Math.max(...r.rows.map((row) => row.result.cpu.upstream).filter(Number.isFinite));
   console.log(
@@ -528,14 +695,16 @@ function report(r: {
 
   const f = r.first;
   const d = r.firstDirect;
-  const signing = f.fresh - f.again < 0.5 ? "not measurable, within noise" : `≈ ${ms(f.fresh - f.again)} ms`;
-  console.log(
-    `\nFirst request to a new host through kz (new CONNECT, upstream TCP+TLS, leaf signed, client TLS; median over ${f.hosts} fresh hostnames): ` +
-      `${ms(f.fresh)} ms vs ${ms(f.later)} ms for a later request on the open connection (+${ms(f.fresh - f.later)} ms). ` +
-      `A new connection to a host already seen: ${ms(f.again)} ms through kz, ${ms(d.again)} ms direct — so kz's extra on a new connection is ` +
-      `+${ms(f.again - d.again)} ms, and +${ms(f.fresh - d.again)} ms when the host is new (signing its leaf: ${signing}). ` +
-      `The upstream saw the real value on ${r.firstRealSeen} of those requests. These few-millisecond figures move most with background load.`,
-  );
+  if (f && d) {
+    const signing = f.fresh - f.again < 0.5 ? "not measurable, within noise" : `≈ ${ms(f.fresh - f.again)} ms`;
+    console.log(
+      `\nFirst request to a new host through kz (new CONNECT, upstream TCP+TLS, leaf signed, client TLS; median over ${f.hosts} fresh hostnames, Bun fetch): ` +
+        `${ms(f.fresh)} ms vs ${ms(f.later)} ms for a later request on the open connection (+${ms(f.fresh - f.later)} ms). ` +
+        `A new connection to a host already seen: ${ms(f.again)} ms through kz, ${ms(d.again)} ms direct — so kz's extra on a new connection is ` +
+        `+${ms(f.again - d.again)} ms, and +${ms(f.fresh - d.again)} ms when the host is new (signing its leaf: ${signing}). ` +
+        `The upstream saw the real value on ${r.firstRealSeen} of those requests. These few-millisecond figures move most with background load.`,
+    );
+  }
 
   console.log("\n| target (from the issue) | " + r.concurrencies.map((c) => `c=${c}`).join(" | ") + " | met |");
   console.log("|---|" + r.concurrencies.map(() => "---:").join("|") + "|---|");
@@ -549,7 +718,16 @@ function report(r: {
   line("kz ≥ 60% of direct throughput", each((c) => (kzOf(c) && find("direct", c) ? (kzOf(c)!.rps / find("direct", c)!.result.rps) * 100 : null)), pct, (x) => x >= 60);
   line("kz ≥ 10× mitmproxy throughput", each((c) => (kzOf(c) && find("mitmproxy", c) ? kzOf(c)!.rps / find("mitmproxy", c)!.result.rps : null)), times, (x) => x >= 10);
   line("kz adds < 1 ms at p50", each((c) => (kzOf(c) && find("direct", c) ? kzOf(c)!.p50 - find("direct", c)!.result.p50 : null)), (x) => `+${ms(x)} ms`, (x) => x < 1);
-  console.log(`| first connection to a new host < 10 ms extra (vs a later request) | +${ms(f.fresh - f.later)} ms${" | ".repeat(r.concurrencies.length - 1)} | ${f.fresh - f.later < 10 ? "yes" : "no"} |`);
+  if (f) console.log(`| first connection to a new host < 10 ms extra (vs a later request) | +${ms(f.fresh - f.later)} ms${" | ".repeat(r.concurrencies.length - 1)} | ${f.fresh - f.later < 10 ? "yes" : "no"} |`);
+  const tunnelOf = (c: number) => find("kz-tunnel", c)?.result;
+  if (r.concurrencies.some((c) => tunnelOf(c) && find("direct", c))) {
+    line(
+      "(reference) untouched tunnel through kz, % of direct",
+      each((c) => (tunnelOf(c) && find("direct", c) ? (tunnelOf(c)!.rps / find("direct", c)!.result.rps) * 100 : null)),
+      pct,
+      (x) => x >= 60,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

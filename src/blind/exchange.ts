@@ -29,7 +29,7 @@ import {
   withoutHeaders,
 } from "./http1.ts";
 import type { ProxyEvent, ProxyPolicy, ProxyStats } from "./proxy.ts";
-import type { BodyPlan, Destination, Refusal, RequestHead, RequestPlan, StreamRewriter } from "./types.ts";
+import type { BodyPlan, Destination, Refusal, RequestHead, RequestPlan, ResponseHead, StreamRewriter } from "./types.ts";
 import { UpstreamError, type UpstreamConnector } from "./upstream.ts";
 
 /** What a session needs from the proxy that owns it. */
@@ -229,6 +229,19 @@ function reframed(headers: Headers, framing: Headers, dropExpect = false): Heade
   return [...withoutHeaders(headers, dropExpect ? FRAMING_AND_EXPECT : FRAMING_HEADERS), ...framing];
 }
 
+/** Does `out` say exactly what `original` said? (A rewriter that changed nothing: forward the bytes received.) */
+function sameResponseHead(out: ResponseHead, original: ResponseHead): boolean {
+  if (out === original) return true;
+  if (out.status !== original.status || out.reason !== original.reason || out.version !== original.version) return false;
+  const a = out.headers;
+  const b = original.headers;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]![0] !== b[i]![0] || a[i]![1] !== b[i]![1]) return false;
+  }
+  return true;
+}
+
 function isRefusal(value: unknown): value is Refusal {
   return typeof value === "object" && value !== null && (value as Refusal).refused === true;
 }
@@ -262,8 +275,11 @@ export class HttpSession {
   readonly #client: Conn;
   /** The CONNECT destination when this is an intercepted tunnel; null for absolute-form plain http. */
   readonly #tunnel: Destination | null;
-  #upstream: Conn | null;
-  #upstreamKey = "";
+  #upstream: Conn | null = null;
+  /** Where #upstream goes (compared field by field, no key string per request). */
+  #upstreamDest: Destination | null = null;
+  /** The tunnel's upstream connection while it is still being opened (TLS handshake in progress). */
+  #pendingUpstream: Promise<Conn> | null = null;
   /** Requests sent on the current upstream connection (a reused one may have been closed meanwhile). */
   #upstreamUses = 0;
   /** The host of the request being served, for events. */
@@ -273,13 +289,21 @@ export class HttpSession {
   /** Part of a response already went to the client: an error now can only cut the connection. */
   #responseStarted = false;
 
-  constructor(ctx: SessionContext, client: Conn, tunnel: Destination | null, upstream: Conn | null) {
+  /**
+   * `upstream` is the tunnel's connection to its destination — open, or still opening (a connection
+   * that fails to open is answered 502 at the first request) — or null for absolute-form plain http.
+   */
+  constructor(ctx: SessionContext, client: Conn, tunnel: Destination | null, upstream: Conn | Promise<Conn> | null) {
     this.#ctx = ctx;
     this.#client = client;
     this.#tunnel = tunnel;
-    this.#upstream = upstream;
     this.#host = tunnel?.host ?? "";
-    if (tunnel && upstream) this.#upstreamKey = `${tunnel.host}:${tunnel.port}`;
+    if (tunnel && upstream instanceof Conn) {
+      this.#upstream = upstream;
+      this.#upstreamDest = tunnel;
+    } else if (tunnel && upstream instanceof Promise) {
+      this.#pendingUpstream = upstream;
+    }
   }
 
   /** Serves requests until either side is done; `first` is a request already read by the proxy. */
@@ -295,7 +319,7 @@ export class HttpSession {
         if (outcome !== "keep-alive") break;
       }
       this.#client.end();
-      this.#upstream?.end();
+      this.#dropUpstream();
     } catch (error) {
       this.#fail(error);
     }
@@ -389,8 +413,8 @@ export class HttpSession {
 
     if (outcome.upgraded) {
       await sending;
+      this.#upstream = null; // the relay owns it now
       await relay(this.#client, upstream);
-      this.#upstream = null;
       return "close";
     }
     // The response is complete. If the request body is not (the server answered early), the two sides
@@ -484,7 +508,7 @@ export class HttpSession {
     return { dest, target };
   }
 
-  #checkHostHeader(version: string, hosts: string[], dest: Destination): void {
+  #checkHostHeader(version: string, hosts: readonly string[], dest: Destination): void {
     if (hosts.length > 1) throw new HttpError(400, "more than one Host header");
     if (hosts.length === 0) {
       if (version === "HTTP/1.1") throw new HttpError(400, "missing Host header");
@@ -502,26 +526,33 @@ export class HttpSession {
   /** The open upstream connection to `dest`, if there is one. */
   #reusableUpstream(dest: Destination): Conn | null {
     const current = this.#upstream;
-    if (!current || current.eof) return null;
-    return this.#upstreamKey === `${dest.host}:${dest.port}` ? current : null;
+    const to = this.#upstreamDest;
+    if (!current || current.eof || !to) return null;
+    return to.host === dest.host && to.port === dest.port && to.tls === dest.tls ? current : null;
   }
 
   async #connectUpstream(dest: Destination): Promise<Conn> {
-    const key = `${dest.host}:${dest.port}`;
+    // The first request of a tunnel takes the connection opened while the client did its TLS handshake
+    // (the proxy tracks that one); any later one is opened here.
+    const pending = this.#pendingUpstream;
+    this.#pendingUpstream = null;
     this.#dropUpstream();
-    const conn = await this.#ctx.connector.connect(dest, dest.tls);
-    this.#ctx.track(conn);
+    const conn = await (pending ?? this.#ctx.connector.connect(dest, dest.tls));
+    if (!pending) this.#ctx.track(conn);
     this.#upstream = conn;
-    this.#upstreamKey = key;
-    this.#upstreamHeads = new HeadReader();
+    this.#upstreamDest = dest;
     return conn;
   }
 
+  /** Ends the upstream connection (one still opening is closed once open) and forgets it. */
   #dropUpstream(): void {
     this.#upstream?.end();
+    this.#pendingUpstream?.then((conn) => conn.end(), () => {});
     this.#upstream = null;
-    this.#upstreamKey = "";
+    this.#pendingUpstream = null;
+    this.#upstreamDest = null;
     this.#upstreamUses = 0;
+    this.#upstreamHeads = new HeadReader();
   }
 
   /** Relays the final response (and any 1xx before it) for a request with `method`. */
@@ -550,7 +581,7 @@ export class HttpSession {
       const outHead = rewriter ? rewriter.head(head) : head;
       const encoder = rewriter && framing.kind !== "none" ? rewritingEncoder(rewriter.body, framing.kind === "chunked") : null;
       this.#responseStarted = true;
-      const headBytes = outHead === head ? bytes : serializeResponseHead(outHead, encoding);
+      const headBytes = sameResponseHead(outHead, head) ? bytes : serializeResponseHead(outHead, encoding);
       const end = await relayBody(upstream, this.#client, bodyDecoder(framing, 502), headBytes, encoder);
       if (end !== "done") {
         // Cut mid-body by the server: pass the cut on as it was (what arrived, then FIN). Or the client
@@ -578,9 +609,10 @@ export class HttpSession {
 
   #fail(error: unknown): void {
     const host = this.#host;
-    const upstream = this.#upstream;
+    this.#upstream?.destroy();
+    this.#pendingUpstream?.then((conn) => conn.destroy(), () => {});
     this.#upstream = null;
-    upstream?.destroy();
+    this.#pendingUpstream = null;
     if (this.#responseStarted) {
       this.#client.destroy();
       if (!(error instanceof HttpError || error instanceof UpstreamError)) {

@@ -32,16 +32,17 @@ export class HttpError extends Error {
 // Finding a head in a byte stream
 
 const HEAD_END = Buffer.from("\r\n\r\n");
+const NOTHING = Buffer.alloc(0);
 
 /**
  * Accumulates bytes until a complete head ("…\r\n\r\n") is present. The common case — a head that
- * arrives within one chunk — costs one indexOf and no copy.
+ * arrives within one chunk — costs one indexOf and no copy (and no new view when nothing follows it).
  */
 export class HeadReader {
   #parts: Buffer[] = [];
   #length = 0;
   /** The last (up to) 3 bytes held: a head end may straddle them and the next chunk. */
-  #tail: Buffer = Buffer.alloc(0);
+  #tail: Buffer = NOTHING;
 
   /** Adds `chunk`; returns the head's bytes and whatever followed them, or null if incomplete. */
   push(chunk: Buffer): { head: Buffer; rest: Buffer } | null {
@@ -61,7 +62,7 @@ export class HeadReader {
     const all = Buffer.concat(this.#parts, this.#length);
     this.#parts = [];
     this.#length = 0;
-    this.#tail = Buffer.alloc(0);
+    this.#tail = NOTHING;
     return this.#split(all, windowStart + found);
   }
 
@@ -73,6 +74,7 @@ export class HeadReader {
   #split(buf: Buffer, end: number): { head: Buffer; rest: Buffer } {
     const headEnd = end + 4;
     if (headEnd > MAX_HEAD_BYTES) throw new HttpError(431, "message head too large");
+    if (headEnd === buf.length) return { head: buf, rest: NOTHING };
     return { head: buf.subarray(0, headEnd), rest: buf.subarray(headEnd) };
   }
 
@@ -90,8 +92,11 @@ export class HeadReader {
 
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 const NON_ASCII = /[\x80-\xff]/;
-/** A CR or LF that is not part of a CRLF line end, or a NUL, in one line of a head. */
-const hasStrayControl = (line: string) => line.includes("\r") || line.includes("\n") || line.includes("\0");
+/**
+ * A control character other than HTAB, or a CR or LF that is not part of a CRLF line end: allowed
+ * nowhere in a head (RFC 9110 §5.5; a bare CR or LF is where parsers disagree, and smuggling begins).
+ */
+const STRAY_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const HTTP_VERSION = /^HTTP\/1\.[01]$/;
 
 /** RFC 9110 tchar, as a lookup table. */
@@ -99,13 +104,19 @@ const TOKEN_CHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
 export function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
+  return text.length > 0 && isTokenRange(text, 0, text.length);
+}
+
+/** Is text[from, to) made of tchars only? */
+function isTokenRange(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
     if (c > 127 || TOKEN_CHAR[c] === 0) return false;
   }
   return true;
 }
+
+const isOws = (c: number) => c === 0x20 || c === 0x09;
 
 function decodeHead(bytes: Buffer): { text: string; encoding: HeadEncoding } {
   const latin1 = bytes.toString("latin1");
@@ -117,24 +128,32 @@ function decodeHead(bytes: Buffer): { text: string; encoding: HeadEncoding } {
   }
 }
 
-/** Splits a decoded head (ending in CRLF CRLF) into its start line and header fields. */
+/**
+ * Splits a decoded head (ending in CRLF CRLF) into its start line and header fields, walking the text
+ * once with indexOf (no intermediate array of lines). Obs-fold continuation lines, whitespace before
+ * the colon, empty names and stray control characters are all refused.
+ */
 function splitHead(text: string, status: number): { startLine: string; headers: Headers } {
-  const lines = text.slice(0, -4).split("\r\n");
-  const startLine = lines[0]!;
-  if (hasStrayControl(startLine)) throw new HttpError(status, "malformed start line");
+  const end = text.length - 4; // where the blank line starts
+  if (end < 0 || !text.endsWith("\r\n\r\n")) throw new HttpError(status, "malformed message head");
+  const startEnd = text.indexOf("\r\n");
+  const stray = STRAY_CONTROL.exec(text);
+  if (stray) throw new HttpError(status, stray.index < startEnd ? "malformed start line" : "malformed header line");
   const headers: Headers = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(":");
-    // No colon, an empty name, obs-fold continuation lines, whitespace before the colon: all refused.
-    if (colon <= 0) throw new HttpError(status, "malformed header line");
-    const name = line.slice(0, colon);
-    if (!isToken(name)) throw new HttpError(status, "malformed header name");
-    const value = line.slice(colon + 1).trim();
-    if (hasStrayControl(value)) throw new HttpError(status, "malformed header value");
-    headers.push([name, value]);
+  for (let pos = startEnd + 2; pos < end; ) {
+    const lineEnd = text.indexOf("\r\n", pos);
+    const colon = text.indexOf(":", pos);
+    if (colon <= pos || colon > lineEnd) throw new HttpError(status, "malformed header line");
+    if (!isTokenRange(text, pos, colon)) throw new HttpError(status, "malformed header name");
+    // The value without its surrounding optional whitespace (SP / HTAB), cut out in one slice.
+    let from = colon + 1;
+    let to = lineEnd;
+    while (from < to && isOws(text.charCodeAt(from))) from++;
+    while (to > from && isOws(text.charCodeAt(to - 1))) to--;
+    headers.push([text.slice(pos, colon), text.slice(from, to)]);
+    pos = lineEnd + 2;
   }
-  return { startLine, headers };
+  return { startLine: text.slice(0, startEnd), headers };
 }
 
 export function parseRequestHead(bytes: Buffer): { head: RequestHead; encoding: HeadEncoding } {
@@ -208,46 +227,61 @@ export function withoutHeaders(headers: Headers, lowerNames: readonly string[]):
 /** What the proxy needs to know about a head's fields, gathered in one pass over them. */
 export interface HeadFacts {
   /** Content-Length values, comma lists split. */
-  contentLength: string[];
+  contentLength: readonly string[];
   /** Transfer-Encoding codings, lower-cased, in order. */
-  transferCodings: string[];
+  transferCodings: readonly string[];
   /** Connection options, lower-cased. */
-  connection: string[];
+  connection: readonly string[];
   /** Host field values (a request must have exactly one). */
-  hosts: string[];
+  hosts: readonly string[];
   expectContinue: boolean;
   /** Proxy-Authorization or Proxy-Connection is present (never forwarded). */
   proxyFields: boolean;
 }
 
-function pushList(into: string[], value: string, lowerCase: boolean): void {
+/** Shared by every HeadFacts list that stays empty (most do): never written to. */
+const NO_ITEMS: string[] = Object.freeze([]) as unknown as string[];
+
+/** `into` plus the items of the comma-separated `value` (a new array the first time one is added). */
+function pushList(into: readonly string[], value: string, lowerCase: boolean): readonly string[] {
+  let list = into as string[];
   for (const part of value.split(",")) {
     const item = part.trim();
-    if (item) into.push(lowerCase ? item.toLowerCase() : item);
+    if (!item) continue;
+    if (list === NO_ITEMS) list = [];
+    list.push(lowerCase ? item.toLowerCase() : item);
   }
+  return list;
 }
 
 export function scanHeaders(headers: Headers): HeadFacts {
-  const facts: HeadFacts = { contentLength: [], transferCodings: [], connection: [], hosts: [], expectContinue: false, proxyFields: false };
+  const facts: HeadFacts = {
+    contentLength: NO_ITEMS,
+    transferCodings: NO_ITEMS,
+    connection: NO_ITEMS,
+    hosts: NO_ITEMS,
+    expectContinue: false,
+    proxyFields: false,
+  };
   for (const [name, value] of headers) {
     switch (name.length) {
       case 4:
-        if (isHeaderName(name, "host")) facts.hosts.push(value);
+        if (isHeaderName(name, "host")) facts.hosts = facts.hosts === NO_ITEMS ? [value] : [...facts.hosts, value];
         break;
       case 6:
         if (isHeaderName(name, "expect") && value.toLowerCase() === "100-continue") facts.expectContinue = true;
         break;
       case 10:
-        if (isHeaderName(name, "connection")) pushList(facts.connection, value, true);
+        if (isHeaderName(name, "connection")) facts.connection = pushList(facts.connection, value, true);
         break;
       case 14:
-        if (isHeaderName(name, "content-length")) pushList(facts.contentLength, value, false);
+        if (isHeaderName(name, "content-length")) facts.contentLength = pushList(facts.contentLength, value, false);
         break;
       case 16:
         if (isHeaderName(name, "proxy-connection")) facts.proxyFields = true;
         break;
       case 17:
-        if (isHeaderName(name, "transfer-encoding")) pushList(facts.transferCodings, value, true);
+        if (isHeaderName(name, "transfer-encoding")) facts.transferCodings = pushList(facts.transferCodings, value, true);
         break;
       case 19:
         if (isHeaderName(name, "proxy-authorization")) facts.proxyFields = true;
@@ -276,7 +310,7 @@ const NO_BODY: BodyFraming = { kind: "none" };
 const CHUNKED: BodyFraming = { kind: "chunked" };
 const UNTIL_CLOSE: BodyFraming = { kind: "until-close" };
 
-function contentLength(values: string[], status: number): number | undefined {
+function contentLength(values: readonly string[], status: number): number | undefined {
   if (values.length === 0) return undefined;
   const first = values[0]!;
   if (!/^\d{1,15}$/.test(first) || values.some((v) => v !== first)) throw new HttpError(status, "invalid Content-Length");
@@ -331,6 +365,8 @@ class EmptyBody implements BodyDecoder {
     return true;
   }
 }
+
+const EMPTY_BODY = new EmptyBody();
 
 class LengthBody implements BodyDecoder {
   #remaining: number;
@@ -514,7 +550,7 @@ class ChunkedBody implements BodyDecoder {
 export function bodyDecoder(framing: BodyFraming, errorStatus: number): BodyDecoder {
   switch (framing.kind) {
     case "none":
-      return new EmptyBody();
+      return EMPTY_BODY; // stateless: one for all
     case "length":
       return new LengthBody(framing.length);
     case "chunked":

@@ -1,7 +1,9 @@
 // Blind mode's loopback proxy: the transport between the child and the real hosts. It listens on
 // 127.0.0.1 (random port) behind a per-run credential, and for each client connection either
 //  - CONNECT to a host the policy intercepts: terminates TLS with a leaf from the run's CA (SNI must be
-//    the CONNECT host), then serves HTTP/1.1 requests through the rewrite engine (exchange.ts);
+//    the CONNECT host), then serves HTTP/1.1 requests through the rewrite engine (exchange.ts). The
+//    CONNECT is answered once the upstream's TCP connection is up; its TLS handshake then runs at the
+//    same time as the client's with us, and the first request waits for it;
 //  - CONNECT to any other host: an untouched TCP tunnel (the child's TLS goes end to end);
 //  - absolute-form plain http (`GET http://host/…`): the same request handling over plain TCP.
 // What to swap, refuse or rewrite is the policy's business (the rewrite engine); this module moves bytes.
@@ -178,17 +180,21 @@ class LoopbackProxy implements BlindProxy {
     const dest: Destination = { host: authority.host, port: authority.port, tls: true };
     const intercept = this.#policy.intercepts(dest);
 
-    let upstream: Conn;
+    // Refused or unreachable hosts are answered 502 on the CONNECT itself; once TCP is up, the upstream
+    // TLS handshake (intercepted hosts) runs while the client does its own with us.
+    const pending = this.#session.connector.dial(dest, intercept);
+    pending.ready.then((conn) => this.#track(conn), ignore);
+    let upstream: Conn | null = null;
     try {
-      upstream = await this.#session.connector.connect(dest, intercept);
+      await pending.opened;
+      if (!intercept) upstream = await pending.ready;
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       this.#emit({ kind: "error", host: dest.host, reason: error.message });
       return answer(client, 502, `kz proxy: ${error.message}`);
     }
-    this.#track(upstream);
 
-    if (!intercept) {
+    if (upstream) {
       this.stats.tunnels++;
       this.#emit({ kind: "tunnel", host: dest.host });
       client.write(CONNECT_ESTABLISHED);
@@ -197,7 +203,7 @@ class LoopbackProxy implements BlindProxy {
 
     // Bytes sent before our 200 cannot be fed into the TLS layer we are about to start.
     if (client.take()) {
-      upstream.destroy();
+      dropWhenReady(pending.ready);
       return answer(client, 400, "kz proxy: data sent before the CONNECT was answered");
     }
     this.stats.intercepted++;
@@ -206,9 +212,11 @@ class LoopbackProxy implements BlindProxy {
     try {
       tlsClient = await this.#terminateTls(client, dest);
     } finally {
-      if (!tlsClient) upstream.destroy();
+      if (!tlsClient) dropWhenReady(pending.ready);
     }
-    if (tlsClient) await new HttpSession(this.#session, tlsClient, dest, upstream).run();
+    if (!tlsClient) return;
+    // The session waits for the upstream at its first request (and answers 502 there if it failed).
+    await new HttpSession(this.#session, tlsClient, dest, pending.ready).run();
   }
 
   /**
@@ -265,6 +273,13 @@ class LoopbackProxy implements BlindProxy {
     this.#emit({ kind: "error", host: "", reason: `internal error: ${String((error as Error)?.message ?? error)}` });
     if (!client.closed) answer(client, 500, "kz proxy: internal error");
   }
+}
+
+const ignore = () => {};
+
+/** Closes a connection still being opened as soon as it is (nothing will use it). */
+function dropWhenReady(ready: Promise<Conn>): void {
+  ready.then((conn) => conn.destroy(), ignore);
 }
 
 function answer(client: Conn, status: number, text: string, extraHeaders = ""): void {

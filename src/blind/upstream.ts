@@ -2,11 +2,12 @@
 // the system roots (node:tls rootCertificates) plus an optional extra CA (`[blind] upstream_ca`), with
 // SNI and the hostname check set to the CONNECT host. `resolve` pins "host:port" to "addr:port" the way
 // curl --resolve does, so a name can be served from a local address (tests, split-horizon setups).
+// The trust store is built once per connector (one TLS context shared by every connection it opens).
 
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates } from "node:tls";
 import { Conn, connHandlers } from "./conn.ts";
 import type { Destination } from "./types.ts";
-import type { Socket, SocketHandler } from "bun";
+import type { Socket, SocketHandler, TLSOptions } from "bun";
 
 export interface UpstreamOptions {
   /** Extra trusted CA certificate(s), PEM, beside the system roots. */
@@ -25,8 +26,17 @@ export class UpstreamError extends Error {
   }
 }
 
+/** A connection being opened: `opened` settles once TCP is up (or failed), `ready` once it can carry bytes. */
+export interface PendingConn {
+  /** Resolves when the TCP connection is established; rejects with UpstreamError if it cannot be. */
+  opened: Promise<void>;
+  /** Resolves with the connection once usable (TLS verified, when asked for); rejects with UpstreamError. */
+  ready: Promise<Conn>;
+}
+
 const HTTP11_ALPN = Buffer.from("\x08http/1.1");
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+const ignore = () => {};
 
 /** The address to dial for `dest`: its `resolve` pin, else its own host and port. */
 export function dialAddress(dest: Destination, resolve: Record<string, string> | undefined): { host: string; port: number } {
@@ -41,15 +51,35 @@ export function dialAddress(dest: Destination, resolve: Record<string, string> |
   return { host: pinned.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
+/**
+ * The trust part of the TLS options, built once. Without an extra CA, Bun's default store is exactly
+ * rootCertificates and nothing needs building. With one, `ca` would replace the default store, so the
+ * roots are listed beside it — and handing Bun that list on every connect re-parses ~150 PEMs each
+ * time; one node:tls secure context (its native handle, which Bun.connect accepts as `secureContext`)
+ * is parsed once and shared. Should a Bun version refuse the handle, the plain list is used instead.
+ */
+function trustOptions(extraCaPem: string | undefined): { shared?: Partial<TLSOptions>; fallback?: Partial<TLSOptions> } {
+  if (!extraCaPem) return {};
+  const ca = [...rootCertificates, extraCaPem];
+  try {
+    const context = (createSecureContext({ ca }) as { context?: unknown }).context;
+    if (context) return { shared: { secureContext: context } as Partial<TLSOptions>, fallback: { ca } };
+  } catch {
+    // A CA PEM node:tls cannot parse: let Bun report it on connect, as before.
+  }
+  return { shared: { ca } };
+}
+
 export class UpstreamConnector {
   readonly #options: UpstreamOptions;
-  readonly #trusted: string[] | undefined;
+  #trust: Partial<TLSOptions> | undefined;
+  #fallbackTrust: Partial<TLSOptions> | undefined;
 
   constructor(options: UpstreamOptions = {}) {
     this.#options = options;
-    // Without an extra CA, Bun's default store is exactly rootCertificates; with one, `ca` replaces
-    // the default store, so the roots are listed explicitly beside it.
-    this.#trusted = options.extraCaPem ? [...rootCertificates, options.extraCaPem] : undefined;
+    const { shared, fallback } = trustOptions(options.extraCaPem);
+    this.#trust = shared;
+    this.#fallbackTrust = fallback;
   }
 
   /**
@@ -58,17 +88,44 @@ export class UpstreamConnector {
    * tunnel, or plain http).
    */
   connect(dest: Destination, terminateTls: boolean): Promise<Conn> {
-    const { host, port } = dialAddress(dest, this.#options.resolve);
+    const pending = this.dial(dest, terminateTls);
+    pending.opened.catch(ignore);
+    return pending.ready;
+  }
+
+  /**
+   * Like connect(), in two steps: `opened` once TCP is up (so a refused or unreachable host is known
+   * early), `ready` once the TLS handshake verified too. The proxy answers a CONNECT after `opened` and
+   * lets the two TLS handshakes (client side, upstream side) run at the same time.
+   */
+  dial(dest: Destination, terminateTls: boolean): PendingConn {
     const where = `${dest.host}:${dest.port}`;
+    let address: { host: string; port: number };
+    try {
+      address = dialAddress(dest, this.#options.resolve);
+    } catch (error) {
+      const failed = Promise.reject(error);
+      failed.catch(ignore);
+      return { opened: failed, ready: failed };
+    }
+    const { host, port } = address;
     const conn = new Conn();
-    return new Promise<Conn>((resolve, reject) => {
+    let markOpened!: () => void;
+    let failOpened!: (error: UpstreamError) => void;
+    const opened = new Promise<void>((resolve, reject) => {
+      markOpened = resolve;
+      failOpened = reject;
+    });
+    const ready = new Promise<Conn>((resolve, reject) => {
       let settled = false;
       const fail = (reason: string) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         conn.destroy();
-        reject(new UpstreamError(reason));
+        const error = new UpstreamError(reason);
+        failOpened(error);
+        reject(error);
       };
       const succeed = () => {
         if (settled) return;
@@ -83,6 +140,7 @@ export class UpstreamConnector {
         ...connHandlers,
         open(socket: Socket<Conn>) {
           conn.attach(socket);
+          markOpened();
           if (!terminateTls) succeed();
         },
         handshake(socket: Socket<Conn>, verified: boolean, error: Error | null) {
@@ -100,18 +158,32 @@ export class UpstreamConnector {
           fail(`cannot connect to ${where}${host !== dest.host || port !== dest.port ? ` (pinned to ${host}:${port})` : ""}: ${code}`);
         },
       };
-      Bun.connect<Conn>({
-        hostname: host,
-        port,
-        data: conn,
-        allowHalfOpen: true,
-        socket: handlers,
-        tls: terminateTls
-          ? { serverName: dest.host, ca: this.#trusted, ALPNProtocols: HTTP11_ALPN, rejectUnauthorized: true }
-          : undefined,
-      }).catch(() => {
-        // Reported through connectError above.
-      });
+      const open = (trust: Partial<TLSOptions> | undefined) =>
+        Bun.connect<Conn>({
+          hostname: host,
+          port,
+          data: conn,
+          allowHalfOpen: true,
+          socket: handlers,
+          tls: terminateTls ? { ...trust, serverName: dest.host, ALPNProtocols: HTTP11_ALPN, rejectUnauthorized: true } : undefined,
+        });
+      try {
+        open(this.#trust).catch(ignore); // failures are reported through connectError above
+      } catch (error) {
+        if (!terminateTls || !this.#fallbackTrust || (error as { code?: string }).code !== "ERR_INVALID_ARG_TYPE") {
+          return fail(`cannot connect to ${where}: ${(error as Error).message}`);
+        }
+        // This Bun does not take a shared secure context: use the certificate list from now on.
+        this.#trust = this.#fallbackTrust;
+        this.#fallbackTrust = undefined;
+        try {
+          open(this.#trust).catch(ignore);
+        } catch (again) {
+          fail(`cannot connect to ${where}: ${(again as Error).message}`);
+        }
+      }
     });
+    opened.catch(ignore);
+    return { opened, ready };
   }
 }

@@ -33,6 +33,11 @@ function httpStatusOf(fn: () => unknown): number | undefined {
 }
 
 describe("request heads", () => {
+  test("a tab inside a value is kept; spaces and tabs around it are not", () => {
+    const { head } = parseRequestHead(bytes("GET / HTTP/1.1\r\nHost: a.test\r\nX-A: \t a\tb \t\r\nX-Empty:\r\n\r\n"));
+    expect(head.headers).toEqual([["Host", "a.test"], ["X-A", "a\tb"], ["X-Empty", ""]]);
+  });
+
   test("parses method, target, version and headers, keeping order and case", () => {
     const { head, encoding } = parseRequestHead(bytes("POST /v1/x?y=1 HTTP/1.1\r\nHost: api.example.test\r\nX-Token:  abc \r\nx-token: def\r\n\r\n"));
     expect(head).toEqual({
@@ -70,6 +75,9 @@ describe("request heads", () => {
     ["space before the colon", "GET / HTTP/1.1\r\nHost : a.test\r\n\r\n", 400],
     ["bare LF inside a value", "GET / HTTP/1.1\r\nHost: a.test\nX-B: 2\r\n\r\n", 400],
     ["NUL in a value", "GET / HTTP/1.1\r\nHost: a\0.test\r\n\r\n", 400],
+    ["a control character in a value", "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\x1b2\r\n\r\n", 400],
+    ["a bare CR at the end of a value", "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\r\r\n\r\n", 400],
+    ["a bare CR in the request line", "GET /\r HTTP/1.1\r\nHost: a.test\r\n\r\n", 400],
     ["no colon", "GET / HTTP/1.1\r\nHost a.test\r\n\r\n", 400],
     ["too many parts in the request line", "GET / x HTTP/1.1\r\nHost: a.test\r\n\r\n", 400],
     ["a control character in the target", "GET /a\tb HTTP/1.1\r\nHost: a.test\r\n\r\n", 400],

@@ -12,6 +12,7 @@ import { connect as tlsConnect } from "node:tls";
 import { createCertificateAuthority, type CertificateAuthority } from "../../src/blind/ca.ts";
 import { startProxy, type BlindProxy } from "../../src/blind/proxy.ts";
 import { buildTrustEnv, type TrustEnv } from "../../src/blind/trust-env.ts";
+import { UpstreamConnector } from "../../src/blind/upstream.ts";
 import { startHttpsUpstream, type HttpsUpstream, type RecordedRequest } from "../servers/https-upstream.ts";
 import { ECHO_MASK, REAL, SECRET, TOKEN, fixturePolicy, type FixturePolicy } from "./policy-fixture.ts";
 
@@ -21,6 +22,7 @@ const TUNNEL = "tunnel.example.test"; // neither: an untouched tunnel
 const CACHE = "cache.example.test"; // bound and intercepted, used only by the leaf-cache test
 const PLAIN = "plain.example.test"; // plain http, not loopback: tokens are never swapped
 const CLOSED = "closed.example.test"; // pinned to a port nothing listens on
+const MISNAMED = "misnamed.example.test"; // bound and intercepted, pinned to the upstream, whose certificate does not name it
 
 let upstream: HttpsUpstream;
 let ca: CertificateAuthority;
@@ -32,7 +34,7 @@ let scratch: string;
 beforeAll(async () => {
   upstream = await startHttpsUpstream({ hostnames: [API, OTHER, TUNNEL, CACHE] });
   ca = createCertificateAuthority();
-  policy = fixturePolicy({ bound: [API, CACHE, PLAIN, "127.0.0.1"], intercepted: [API, OTHER, CACHE, CLOSED] });
+  policy = fixturePolicy({ bound: [API, CACHE, PLAIN, MISNAMED, "127.0.0.1"], intercepted: [API, OTHER, CACHE, CLOSED, MISNAMED] });
   const pin = `127.0.0.1:${upstream.port}`;
   proxy = startProxy({
     policy,
@@ -46,6 +48,7 @@ beforeAll(async () => {
         [`${CACHE}:443`]: pin,
         [`${PLAIN}:80`]: `127.0.0.1:${upstream.httpPort}`,
         [`${CLOSED}:443`]: "127.0.0.1:1",
+        [`${MISNAMED}:443`]: pin,
       },
     },
   });
@@ -412,6 +415,25 @@ describe("transport", () => {
     const raw = await rawExchange(`CONNECT ${CLOSED}:443 HTTP/1.1\r\nHost: ${CLOSED}:443\r\nProxy-Authorization: ${proxyAuthorization()}\r\n\r\n`);
     expect(raw).toStartWith("HTTP/1.1 502 ");
     expect(raw).toMatch(/\r\n\r\nkz proxy: cannot connect to closed\.example\.test:443 \(pinned to 127\.0\.0\.1:1\): \S+\n$/);
+  });
+
+  test("an upstream whose certificate does not verify gets 502 naming why, inside the tunnel; nothing is sent to it", async () => {
+    // The CONNECT is answered once TCP is up; the upstream TLS handshake runs alongside the client's,
+    // so its failure is the answer to the first request.
+    const result = await curl("-w", "\n%{http_connect} %{http_code}", "-H", `Authorization: Bearer ${TOKEN}`, `https://${MISNAMED}/echo?case=misnamed`);
+    expect(result.stdout).toBe(`kz proxy: TLS certificate of ${MISNAMED}:443 not trusted (ERR_TLS_CERT_ALTNAME_INVALID)\n\n200 502`);
+    expect(recorded("/echo?case=misnamed")).toHaveLength(0);
+    expect(policy.events.some((e) => e.kind === "error" && e.host === MISNAMED && e.reason?.includes("not trusted"))).toBe(true);
+  });
+
+  test("the upstream connector verifies against the system roots plus upstream_ca, and the name", async () => {
+    const dest = { host: API, port: 443, tls: true };
+    const resolve = { [`${API}:443`]: `127.0.0.1:${upstream.port}`, [`${MISNAMED}:443`]: `127.0.0.1:${upstream.port}` };
+    const withCa = new UpstreamConnector({ extraCaPem: upstream.caPem, resolve });
+    for (let i = 0; i < 3; i++) (await withCa.connect(dest, true)).destroy(); // one shared trust store, every connection verified
+    await expect(withCa.connect({ ...dest, host: MISNAMED }, true)).rejects.toThrow(/not trusted \(ERR_TLS_CERT_ALTNAME_INVALID\)/);
+    const rootsOnly = new UpstreamConnector({ resolve });
+    await expect(rootsOnly.connect(dest, true)).rejects.toThrow(/TLS certificate of api\.example\.test:443 not trusted/);
   });
 
   test("malformed requests get 400 and the proxy keeps serving", async () => {
