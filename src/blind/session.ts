@@ -61,11 +61,12 @@ function readUpstreamCa(config: KzConfig, env: Record<string, string | undefined
 
 /** The rewrite engine as the proxy's policy. */
 function enginePolicy(table: TokenTable, inspectAll: boolean, onEvent: (e: ProxyEvent) => void): ProxyPolicy {
+  const secrets = [...table.secrets]; // one list for the run, so the echo matcher is built once
   return {
     intercepts: (dest: Destination) => inspectAll || table.forHost(dest).length > 0,
     planRequest: (dest, head) => planRequest(dest, head, table),
     responseRewriter: (_dest, plan) => {
-      const echo = echoRewriter([...table.secrets], plan.produced);
+      const echo = echoRewriter(secrets, plan.produced);
       return {
         head: (head) => ({ ...head, headers: head.headers.map(([name, value]) => [name, echo.header(value)] as [string, string]) }),
         body: echo.body,

@@ -95,3 +95,16 @@ describe("echo masking", () => {
     expect(masked).toEqual([]);
   });
 });
+
+describe("one matcher per run", () => {
+  test("rewriters built from the same list share nothing per response: each reports only its own masks", () => {
+    const value = f.secrets[0]!.value.reveal();
+    const first = echoRewriter(f.secrets);
+    first.body.push(enc(`echo ${value}`));
+    first.body.end();
+    const second = echoRewriter(f.secrets);
+    expect(dec(Buffer.concat([second.body.push(enc("nothing here")), second.body.end()]))).toBe("nothing here");
+    expect(first.masked()).toEqual([f.secrets[0]!.name]);
+    expect(second.masked()).toEqual([]);
+  });
+});
