@@ -304,6 +304,12 @@ describe("operations", () => {
     await server.waitForLine(/reloaded /, from);
     // (env is set: without it the original staging rule would error, and an error denies.)
     expect((await decideAs({ service: "support-agent", env: "dev" }, "DB_STAGING")).body.allow).toBe(true);
+
+    // A change to the file alone (no signal) is picked up too.
+    from = server.lines.length;
+    writeFileSync(bundlePath, bundleText(key));
+    await server.waitForLine(/reloaded .*\(file changed\)/, from);
+    expect((await decideAs({ service: "support-agent", env: "dev" }, "DB_STAGING")).body.allow).toBe(false);
   });
 });
 
