@@ -50,6 +50,10 @@ export interface FetchSettings {
   upstreamCa?: string;
   resolve: Record<string, string>;
   allowPrivate: boolean;
+  /** MCP `fetch` cuts response bodies at this many bytes (absent: the MCP layer's default). */
+  maxResponseBytes?: number;
+  /** MCP `fetch` gives up after this long (absent: the MCP layer's default). */
+  timeoutMs?: number;
 }
 
 export interface PolicyRuleConfig {
@@ -97,7 +101,7 @@ export interface Bundle {
 
 const topKeys = ["issuers", "providers", "secrets", "fetch", "policies", "audit", "mcp", "tests"];
 const issuerKeys = ["name", "issuer", "audience", "algorithms", "jwks_file", "jwks_url", "public_key_file", "clock_tolerance", "preset"];
-const fetchKeys = ["upstream_ca", "resolve", "allow_private"];
+const fetchKeys = ["upstream_ca", "resolve", "allow_private", "max_response_bytes", "timeout_ms"];
 const policyKeys = ["match", "rules"];
 const ruleKeys = ["cel", "effect"];
 const testKeys = ["name", "identity", "secret", "action", "request", "now", "expect"];
@@ -304,7 +308,17 @@ function fetchSettings(v: DocValidator, value: unknown, dir: string): FetchSetti
     upstreamCa: existingFile(v, v.string(t.upstream_ca, ["fetch", "upstream_ca"]), ["fetch", "upstream_ca"], dir),
     resolve: pins,
     allowPrivate: v.boolean(t.allow_private, ["fetch", "allow_private"]) ?? false,
+    maxResponseBytes: boundedInteger(v, t.max_response_bytes, ["fetch", "max_response_bytes"], 1024, 16 * 1024 * 1024),
+    timeoutMs: boundedInteger(v, t.timeout_ms, ["fetch", "timeout_ms"], 100, 300_000),
   };
+}
+
+function boundedInteger(v: DocValidator, value: unknown, path: string[], min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    v.fail(path, `must be a whole number from ${min} to ${max}`);
+  }
+  return value;
 }
 
 function origins(v: DocValidator, value: unknown, path: string[]): string[] {

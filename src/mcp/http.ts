@@ -10,7 +10,7 @@ import { processBody } from "./dispatch.ts";
 import type { McpHost } from "./host.ts";
 import { ErrorCode, failure, parseJson } from "./jsonrpc.ts";
 import { bearerChallenge } from "./resource-metadata.ts";
-import { type McpOptions, limitsOf, stateOf } from "./state.ts";
+import { type McpOptions, limitsFor, stateOf } from "./state.ts";
 import { DEFAULT_HTTP_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "./versions.ts";
 
 export interface McpHttpContext {
@@ -109,7 +109,7 @@ export async function handleMcpHttp(request: Request, host: McpHost, ctx: McpHtt
   if (headerVersion !== null && !isSupportedVersion(headerVersion.trim())) {
     return errorResponse(400, ErrorCode.invalidRequest, `unsupported MCP-Protocol-Version ${headerVersion.slice(0, 40)} (kz speaks ${SUPPORTED_VERSIONS.join(", ")})`, cors);
   }
-  const limits = limitsOf(ctx.options);
+  const limits = limitsFor(host, ctx.options);
   const text = await readBody(request, limits.maxMessageBytes);
   if (text === 413) return errorResponse(413, ErrorCode.invalidRequest, `message larger than ${limits.maxMessageBytes} bytes`, cors);
   if (text === 400) return errorResponse(400, ErrorCode.parseError, "the body is not valid UTF-8", cors);

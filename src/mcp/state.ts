@@ -33,6 +33,16 @@ export function limitsOf(options: McpOptions = {}): Limits {
   };
 }
 
+/** The limits for `host`: explicit options first, then the bundle's fetch settings, then the defaults. */
+export function limitsFor(host: McpHost, options: McpOptions = {}): Limits {
+  const settings = host.fetchSettings();
+  return limitsOf({
+    ...(settings.maxResponseBytes !== undefined ? { maxResponseBytes: settings.maxResponseBytes } : {}),
+    ...(settings.timeoutMs !== undefined ? { fetchTimeoutMs: settings.timeoutMs } : {}),
+    ...options,
+  });
+}
+
 const MAX_PINS = 256;
 const MAX_IDLE_PER_PIN = 16;
 /** Idle upstream connections are closed after this long: shorter than common server keep-alive timeouts. */

@@ -11,7 +11,7 @@ import type { CallContext } from "./calls.ts";
 import { type SessionState, processBody } from "./dispatch.ts";
 import type { CallerIdentity, McpHost } from "./host.ts";
 import { ErrorCode, type JsonRpcResponse, type RequestId, failure, parseJson } from "./jsonrpc.ts";
-import { type McpOptions, limitsOf, stateOf } from "./state.ts";
+import { type McpOptions, limitsFor, stateOf } from "./state.ts";
 import { LATEST_VERSION } from "./versions.ts";
 
 /** Yields the current identity token (a JWT). */
@@ -88,7 +88,7 @@ export async function serveMcpStdio(
       outputGone = true; // the client closed our stdout: nobody is left to answer
     }
   };
-  const limits = limitsOf(options);
+  const limits = limitsFor(host, options);
   const session: SessionState = {};
   const state = stateOf(host);
   const inFlight = new Set<Promise<void>>();

@@ -41,6 +41,7 @@ fetch:
   upstream_ca: ./upstream-ca.pem
   resolve: { "api.example.test:443": "127.0.0.1:${upstream.port}" }
   allow_private: ${allowPrivate}
+  max_response_bytes: 4096
 mcp:
   allowed_origins: [${ORIGIN}]
 audit: { path: ./audit.jsonl }
@@ -136,6 +137,13 @@ describe("Streamable HTTP", () => {
     const records = readFileSync(join(open.dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(records.at(-1)).toMatchObject({ secret: "API_KEY", action: "fetch", host: "attacker.example.test", effect: "deny", policy: null });
     expect(records.at(-1).reason).toContain("may only be sent to api.example.test");
+  });
+
+  test("fetch.max_response_bytes in the bundle cuts a long body, with a note", async () => {
+    const client = await connect(open.server, await jwt("agent"));
+    const result = await call(client, "fetch", { url: "https://api.example.test/download?bytes=100000", secret: "API_KEY" });
+    expect(result.structuredContent).toMatchObject({ status: 200, truncated: true });
+    expect(result.structuredContent.note).toContain("4096");
   });
 
   test("a denied identity gets tool errors, not tokens or responses", async () => {
