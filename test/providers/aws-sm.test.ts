@@ -4,8 +4,9 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import createAwsSmProvider, { awsSmOptions } from "../../src/providers/aws-sm.ts";
-import { ProviderError, type SecretRequest } from "../../src/providers/types.ts";
+import type { SecretRequest } from "../../src/providers/types.ts";
 import { startAwsSmServer, type AwsSmServer } from "../servers/aws-sm.ts";
+import { providerFailure } from "../helpers/provider-failure.ts";
 
 const REGION = "eu-west-3";
 const ACCESS_KEY_ID = "AKIAFAKE0000EXAMPLE";
@@ -65,17 +66,7 @@ async function fetchSecret(request: Partial<SecretRequest> & { ref: string }, ca
   return value.reveal();
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  const message = (error as ProviderError).message;
-  expect(message).not.toContain("\n");
-  for (const value of ALL_VALUES) expect(message).not.toContain(value);
-  return message;
-}
+const failureOf = (promise: Promise<unknown>): Promise<string> => providerFailure(promise, ALL_VALUES);
 
 describe("values", () => {
   test("a plain SecretString, current stage by default", async () => {

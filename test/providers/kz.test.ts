@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import createKzProvider, { isLoopbackHost, parseServerUrl } from "../../src/providers/kz.ts";
-import { ProviderError, type Provider } from "../../src/providers/types.ts";
+import type { Provider } from "../../src/providers/types.ts";
 import { describeFailure, resolveSecrets } from "../../src/resolve/resolve.ts";
 import { startPdpServer, type PdpServer } from "../servers/kz-pdp.ts";
+import { providerFailure } from "../helpers/provider-failure.ts";
 
 const AGENT_TOKEN = "fake.kz-identity-agent.0001";
 const SUPPORT_TOKEN = "fake.kz-identity-support.0002";
@@ -53,23 +54,8 @@ async function read(provider: Provider, ref: string, field?: string): Promise<st
   return (await provider.fetch({ name: "TEST_SECRET", ref, field, signal: new AbortController().signal })).reveal();
 }
 
-function expectSafe(message: string): string {
-  for (const value of SENSITIVE) expect(message).not.toContain(value);
-  expect(message).not.toContain("\n");
-  return message;
-}
-
 /** The ProviderError message a promise rejects with, checked to reveal nothing. */
-async function failureOf(work: Promise<unknown>): Promise<string> {
-  let caught: unknown;
-  try {
-    await work;
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ProviderError);
-  return expectSafe((caught as Error).message);
-}
+const failureOf = (work: Promise<unknown>): Promise<string> => providerFailure(work, SENSITIVE);
 
 async function newRequests<T>(work: () => Promise<T>) {
   const before = pdp.requests.length;

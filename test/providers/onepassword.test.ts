@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeOpFailure } from "../../src/providers/onepassword-cli.ts";
 import createOnePasswordProvider, { parseOpRef } from "../../src/providers/onepassword.ts";
-import { ProviderError, type ProviderContext } from "../../src/providers/types.ts";
+import type { ProviderContext } from "../../src/providers/types.ts";
 import { connectId, startFakeConnect, type FakeConnect, type FakeConnectVault } from "../servers/onepassword-connect.ts";
+import { providerFailure } from "../helpers/provider-failure.ts";
 
 const FAKE_OP_DIR = join(import.meta.dir, "..", "servers");
 
@@ -62,18 +63,7 @@ async function fetchValue(ctx: ProviderContext, ref: string, field?: string, sig
 }
 
 /** The ProviderError a failing call raised; asserts it shows no value or token. */
-async function failureOf(attempt: () => Promise<unknown>): Promise<string> {
-  let failure: unknown;
-  try {
-    await attempt();
-  } catch (e) {
-    failure = e;
-  }
-  expect(failure).toBeInstanceOf(ProviderError);
-  const message = (failure as Error).message;
-  for (const shown of NEVER_SHOWN) expect(message).not.toContain(shown);
-  return message;
-}
+const failureOf = (attempt: () => Promise<unknown>): Promise<string> => providerFailure(attempt(), NEVER_SHOWN);
 
 describe("op references", () => {
   test("parses the three- and four-segment forms", () => {

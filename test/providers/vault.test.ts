@@ -7,8 +7,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import createVaultProvider from "../../src/providers/vault.ts";
-import { ProviderError, type Provider } from "../../src/providers/types.ts";
+import type { Provider } from "../../src/providers/types.ts";
 import { startVaultServer, type RecordedRequest, type VaultServer } from "../servers/vault.ts";
+import { providerFailure } from "../helpers/provider-failure.ts";
 
 const ROOT_TOKEN = "fake-vault-token-0001";
 const LIMITED_TOKEN = "fake-vault-token-limited-0002";
@@ -78,23 +79,8 @@ async function read(provider: Provider, ref: string, field?: string, signal = ne
   return (await provider.fetch({ name: "TEST_SECRET", ref, field, signal })).reveal();
 }
 
-function expectSafe(message: string): string {
-  for (const value of SENSITIVE) expect(message).not.toContain(String(value));
-  expect(message).not.toContain("\n");
-  return message;
-}
-
 /** The ProviderError message a promise rejects with, checked to reveal nothing. */
-async function failureOf(work: Promise<unknown>): Promise<string> {
-  let caught: unknown;
-  try {
-    await work;
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ProviderError);
-  return expectSafe((caught as Error).message);
-}
+const failureOf = (work: Promise<unknown>): Promise<string> => providerFailure(work, SENSITIVE);
 
 async function newRequests<T>(work: () => Promise<T>): Promise<{ result: T; requests: RecordedRequest[] }> {
   const before = vault.requests.length;
