@@ -137,6 +137,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         process.off("SIGHUP", onHup);
         holder.close();
         await server.stop();
+        if (options.mcp) (await import("../mcp/index.ts")).closeMcpConnections(access);
         audit.close();
       },
     };
