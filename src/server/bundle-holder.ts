@@ -12,7 +12,8 @@ import type { Metrics } from "./metrics.ts";
 export class BundleHolder {
   #state: BundleState;
   #running: Promise<void> | undefined;
-  #again = false;
+  /** Why one more reload is due (the latest reason asked for while one was running), if any. */
+  #again: string | undefined;
   #watcher: FSWatcher | undefined;
 
   private constructor(
@@ -36,16 +37,17 @@ export class BundleHolder {
   /** Reloads now (or once more after the reload in progress); resolves when the state is settled. */
   reload(why: string): Promise<void> {
     if (this.#running) {
-      this.#again = true;
+      this.#again = why;
       return this.#running;
     }
     this.#running = this.#reloadLoop(why).finally(() => (this.#running = undefined));
     return this.#running;
   }
 
-  async #reloadLoop(why: string): Promise<void> {
-    do {
-      this.#again = false;
+  async #reloadLoop(first: string): Promise<void> {
+    let why: string | undefined = first;
+    for (; why !== undefined; why = this.#again) {
+      this.#again = undefined;
       try {
         const next = await loadBundleState(this.path, this.deps);
         if (next.sha256 === this.#state.sha256) continue;
@@ -57,7 +59,7 @@ export class BundleHolder {
         const reason = error instanceof KzError ? error.message : `${(error as Error).name}: ${String((error as Error).message).split("\n")[0]}`;
         this.log(`reload failed (${why}); still serving sha256 ${this.#state.sha256.slice(0, 12)}: ${reason}`);
       }
-    } while (this.#again);
+    }
   }
 
   /** Watches the bundle's directory (editors replace files by rename, which a file watch would miss). */

@@ -304,12 +304,26 @@ describe("operations", () => {
     await server.waitForLine(/reloaded /, from);
     // (env is set: without it the original staging rule would error, and an error denies.)
     expect((await decideAs({ service: "support-agent", env: "dev" }, "DB_STAGING")).body.allow).toBe(true);
+  });
 
-    // A change to the file alone (no signal) is picked up too.
-    from = server.lines.length;
-    writeFileSync(bundlePath, bundleText(key));
-    await server.waitForLine(/reloaded .*\(file changed\)/, from);
-    expect((await decideAs({ service: "support-agent", env: "dev" }, "DB_STAGING")).body.allow).toBe(false);
+  test("an edit to the bundle file alone, with no signal, is reloaded", async () => {
+    const box = new Sandbox();
+    try {
+      const path = box.write("bundle.yaml", `${writeIssuer(box.dir, key)}secrets:\n  S: { provider: env, ref: app/s }\npolicies: []\n`);
+      const watched = await ServerProcess.start(["--bundle", path], { cwd: box.dir });
+      try {
+        const ask = async () => ((await (await watched.post("/v1/decide", { secret: "S" }, await token())).json()) as any).allow;
+        expect(await ask()).toBe(false);
+        const from = watched.lines.length;
+        writeFileSync(path, `${writeIssuer(box.dir, key)}secrets:\n  S: { provider: env, ref: app/s }\npolicies:\n- match: "app/*"\n  rules:\n  - { cel: "true", effect: allow }\n`);
+        expect(await watched.waitForLine(/reloaded /, from)).toContain("(file changed)");
+        expect(await ask()).toBe(true);
+      } finally {
+        await watched.stop();
+      }
+    } finally {
+      box.cleanup();
+    }
   });
 });
 
