@@ -50,13 +50,19 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
     if (args.flags.blind) return runBlind(config, specs, args);
     const { values } = await resolveOrFail(config, specs);
     const raw = new Map([...values].map(([name, value]) => [name, value.reveal()]));
-    const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]) });
+    const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]), alsoPrivate: identityTokenVariables(config) });
     return runChild({ command: args.tail, env, mask: maskList(raw, args) });
   },
 };
 
 function maskList(raw: Map<string, string>, args: Args): { name: string; value: string }[] {
   return args.flags["no-masking"] ? [] : [...raw].map(([name, value]) => ({ name, value }));
+}
+
+/** A kz provider's token_env (KZ_IDENTITY_TOKEN is private anyway): the identity token stays with kz. */
+function identityTokenVariables(config: KzConfig): string[] {
+  const name = config.providers.kz?.token_env;
+  return typeof name === "string" ? [name] : [];
 }
 
 /** Names of variables that provider settings point at (token_env, secret_id_env…): backend credentials. */

@@ -102,6 +102,25 @@ describe("kz run through a kz server", () => {
     expect(readFileSync(out, "utf8")).toBe(DB_PROD);
   });
 
+  test("the identity token never reaches the child, under its default name or a custom token_env", async () => {
+    const out = join(box.dir, "env.txt");
+    const r = await agent(["run", "--", "sh", "-c", `env > "${out}"`], pipelineToken);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out, "utf8")).not.toContain(pipelineToken);
+    const custom = new Sandbox();
+    try {
+      custom.write(".keyzero.toml", `[providers.kz]\nurl = "${server.url}"\ntoken_env = "AGENT_JWT"\n\n[secrets]\nDB_PROD = { provider = "kz" }\n`);
+      const customOut = join(custom.dir, "env.txt");
+      const c = await custom.kz(["run", "--", "sh", "-c", `env > "${customOut}"`], { env: { AGENT_JWT: pipelineToken } });
+      expect(c.code).toBe(0);
+      const childEnv = readFileSync(customOut, "utf8");
+      expect(childEnv).toContain("DB_PROD=");
+      expect(childEnv).not.toContain(pipelineToken);
+    } finally {
+      custom.cleanup();
+    }
+  });
+
   test("a denied identity: exit 4, the child never starts, one line says why", async () => {
     const marker = join(box.dir, "started");
     const r = await agent(["run", "--", "sh", "-c", `touch "${marker}"`], supportToken);
