@@ -3,6 +3,8 @@
 // /.well-known/oauth-protected-resource/mcp, the form for a resource at /mcp), and the
 // `WWW-Authenticate: Bearer resource_metadata="…"` challenge every 401 from /mcp carries.
 
+import { bearerChallenge as challenge } from "../identity/challenge.ts";
+
 export const MCP_PATH = "/mcp";
 export const METADATA_PATH = "/.well-known/oauth-protected-resource";
 
@@ -32,16 +34,10 @@ export function protectedResourceMetadataResponse(publicUrl: string, issuers: re
   });
 }
 
-/** RFC 6750 quoted-string content: printable ASCII without `"` and `\`. */
-function quotable(text: string): string {
-  return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, "?").slice(0, 300);
-}
-
 /**
  * The challenge for a 401. Without a token presented it carries only the metadata URL (RFC 6750 §3.1: no
  * error code when the request had no credentials); with a rejected one, error="invalid_token" and why.
  */
 export function bearerChallenge(publicUrl: string, rejection?: string): string {
-  const metadata = `Bearer resource_metadata="${quotable(resourceMetadataUrl(publicUrl))}"`;
-  return rejection === undefined ? metadata : `${metadata}, error="invalid_token", error_description="${quotable(rejection)}"`;
+  return challenge({ resourceMetadata: resourceMetadataUrl(publicUrl) }, rejection);
 }

@@ -5,6 +5,7 @@
 
 import { Hono, type Context } from "hono";
 import type { AuditLog } from "../audit/log.ts";
+import { bearerChallenge } from "../identity/challenge.ts";
 import { MintError, type TokenMinter } from "../identity/mint.ts";
 import type { RevocationStore } from "../identity/revocation.ts";
 import type { CallerIdentity } from "../mcp/host.ts";
@@ -35,9 +36,7 @@ function errorResponse(c: Context, error: AccessError, metrics: Metrics): Respon
   metrics.error(error.code);
   const headers: Record<string, string> = {};
   if (error.status === 401) {
-    const description = error.message.replace(/["\\]/g, "'");
-    headers["WWW-Authenticate"] =
-      error.code === "missing_token" ? 'Bearer realm="kz"' : `Bearer realm="kz", error="invalid_token", error_description="${description}"`;
+    headers["WWW-Authenticate"] = bearerChallenge({ realm: "kz" }, error.code === "missing_token" ? undefined : error.message);
   }
   return c.json({ error: { code: error.code, message: error.message } }, error.status, headers);
 }

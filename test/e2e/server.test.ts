@@ -171,6 +171,9 @@ describe("identity tokens", () => {
   test("wrong issuer, wrong audience, unknown kid, forged signature", async () => {
     await rejected(await token({ iss: "https://evil.example.test" }), "unknown_issuer");
     await rejected(await token({ aud: "someone-else" }), "audience_mismatch");
+    // A reason quoting a long or non-ASCII claim still makes a valid header (not a 500).
+    const odd = await rejected(await token({ aud: `ünïcode-${"x".repeat(100)}` }), "audience_mismatch");
+    expect(odd).toContain("ünïcode");
     await rejected(await identityToken(key, {}, { kid: "no-such-kid" }), "unknown_key");
     const other = await identityKey(key.kid);
     await rejected(await identityToken(other, { service: "data-pipeline-agent" }), "bad_signature");
