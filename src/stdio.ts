@@ -7,7 +7,8 @@ import { fstatSync, statSync, writeSync } from "node:fs";
 
 const encoder = new TextEncoder();
 
-function writeAll(fd: number, data: string | Uint8Array): void {
+/** Writes all of `data` to `fd` synchronously: short writes continue, a full non-blocking pipe is waited on. */
+export function writeAll(fd: number, data: string | Uint8Array): void {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
   let offset = 0;
   while (offset < bytes.length) {

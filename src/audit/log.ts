@@ -3,9 +3,9 @@
 // Records are built from plain JSON fields only — the type admits no SecretValue, and a value could
 // only reach a record by being copied into a string on purpose. File 0600 in a 0700 directory.
 
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { dirname } from "node:path";
-import { writeStdout } from "../stdio.ts";
+import { writeAll, writeStdout } from "../stdio.ts";
 
 type Field = string | number | boolean | null | string[];
 export type AuditFields = { [key: string]: Field | { [key: string]: Field } };
@@ -56,17 +56,6 @@ function lastLine(path: string): string | undefined {
     }
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Writes all of `text` (a short write on a pipe or a full disk would otherwise cut a record in half). */
-function writeAll(fd: number, text: string): void {
-  const written = writeSync(fd, text);
-  if (written === Buffer.byteLength(text)) return;
-  let bytes = Buffer.from(text).subarray(written);
-  while (bytes.length > 0) {
-    const n = writeSync(fd, bytes);
-    bytes = bytes.subarray(n);
   }
 }
 

@@ -12,6 +12,7 @@ import { duplicateYamlKeys, locateYamlKey } from "./locate-yaml.ts";
 import { DocValidator } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
 import type { ProviderSettings, SecretSpec } from "./types.ts";
+import { isLoopbackName } from "./loopback.ts";
 
 export type RuleEffect = "allow" | "deny";
 export const ruleEffects: RuleEffect[] = ["allow", "deny"];
@@ -206,10 +207,6 @@ function existingFile(v: DocValidator, value: string | undefined, path: string[]
   return absolute;
 }
 
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
 function issuers(v: DocValidator, value: unknown, dir: string): IssuerConfig[] {
   const items = list(v, value, ["issuers"], "[{ name: local, issuer: https://idp.example, audience: keyzero, jwks_file: jwks.json }]");
   if (items.length === 0) v.fail(["issuers"], "a bundle needs at least one issuer, or no identity token can be verified");
@@ -259,7 +256,7 @@ function issuers(v: DocValidator, value: unknown, dir: string): IssuerConfig[] {
       } catch {
         // reported below
       }
-      if (!url || !(url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname)))) {
+      if (!url || !(url.protocol === "https:" || (url.protocol === "http:" && isLoopbackName(url.hostname)))) {
         v.fail([...path, "jwks_url"], "must be an https:// URL (plain http only to a loopback address)");
       }
     }

@@ -7,6 +7,7 @@
 
 import { type CallContext } from "./calls.ts";
 import { processBody } from "./dispatch.ts";
+import { readBodyWithin } from "../http-body.ts";
 import type { McpHost } from "./host.ts";
 import { ErrorCode, failure, parseJson } from "./jsonrpc.ts";
 import { bearerChallenge } from "./resource-metadata.ts";
@@ -48,18 +49,10 @@ function acceptsJson(accept: string | null): boolean {
 
 /** The body as text, or the status to refuse it with. */
 async function readBody(request: Request, limit: number): Promise<string | 413 | 400> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) return 413;
-  if (!request.body) return "";
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body) {
-    total += chunk.length;
-    if (total > limit) return 413;
-    parts.push(chunk);
-  }
+  const bytes = await readBodyWithin(request, limit);
+  if (bytes === undefined) return 413;
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(parts, total));
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     return 400;
   }

@@ -10,6 +10,7 @@ import { SecretValue } from "../secret.ts";
 import { selectField } from "./field.ts";
 import { ProviderError, type ProviderContext, type ProviderFactory } from "./types.ts";
 import { bodyOf, errorCodeOf, TLS_ERROR } from "./http-util.ts";
+import { isLoopbackName } from "../config/loopback.ts";
 
 export const DEFAULT_TOKEN_ENV = "KZ_IDENTITY_TOKEN";
 const SERVER_MESSAGE_MAX = 200;
@@ -30,15 +31,6 @@ function nonEmpty(value: unknown): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value : undefined;
 }
 
-/**
- * 127.0.0.0/8, [::1] and localhost: the only places a bearer token may travel over plain http. Stricter
- * than blind mode's host rules on purpose: `*.localhost` names may be resolved through DNS.
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/\.$/, "");
-  return host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
-}
-
 /** `url` parsed and checked: https anywhere, http to loopback only, no credentials, query or fragment. */
 export function parseServerUrl(value: string): string {
   let url: URL;
@@ -52,7 +44,7 @@ export function parseServerUrl(value: string): string {
   }
   const shown = url.origin + url.pathname.replace(/\/+$/, "");
   if (url.search || url.hash) throw new ProviderError(`[providers.kz] url ${shown} must not have a query or fragment`);
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+  if (url.protocol === "http:" && !isLoopbackName(url.hostname)) {
     throw new ProviderError(
       `[providers.kz] url ${shown} is plain http: the identity token would cross the network in cleartext — use https:// (plain http is allowed only to loopback)`,
     );

@@ -209,7 +209,6 @@ interface VaultRequest {
   signal: AbortSignal;
 }
 
-
 function backoff(attempt: number, signal: AbortSignal): Promise<void> {
   return delay(Math.min(BACKOFF_START_MS * 2 ** attempt, BACKOFF_CAP_MS), undefined, { signal });
 }

@@ -1,7 +1,8 @@
 // Request bodies of the JSON API: size-limited, JSON objects only, each field checked with a message that
-// names it. Pure validators over an already-parsed object, plus one reader that enforces the limit.
+// names it. Pure validators over an already-parsed object, plus the reader that parses a limited body.
 
 import { requestActions, type RequestAction } from "../config/bundle.ts";
+import { readBodyWithin } from "../http-body.ts";
 import { AccessError } from "./access.ts";
 
 /** Largest JSON body the API accepts. */
@@ -17,10 +18,8 @@ export async function readJsonObject(request: Request, limit = MAX_API_BODY_BYTE
   }
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw new AccessError(413, "body_too_large", `request body is ${declared} bytes; at most ${limit} are accepted`);
-  // A declared length within the limit bounds the body (HTTP/1.1 framing): read it in one go. Otherwise
-  // (chunked) count the bytes as they arrive.
-  const bytes = Number.isSafeInteger(declared) && declared >= 0 ? await request.bytes() : await readLimited(request, limit);
-  if (bytes.byteLength > limit) throw new AccessError(413, "body_too_large", `request body is over ${limit} bytes`);
+  const bytes = await readBodyWithin(request, limit);
+  if (bytes === undefined) throw new AccessError(413, "body_too_large", `request body is over ${limit} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(utf8.decode(bytes));
@@ -31,18 +30,6 @@ export async function readJsonObject(request: Request, limit = MAX_API_BODY_BYTE
     throw new AccessError(400, "invalid_request", "request body must be a JSON object");
   }
   return parsed as Record<string, unknown>;
-}
-
-async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > limit) throw new AccessError(413, "body_too_large", `request body is over ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 export function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): void {

@@ -13,6 +13,7 @@ import { AccessService } from "./access.ts";
 import { createApp } from "./app.ts";
 import { BundleHolder } from "./bundle-holder.ts";
 import { Metrics } from "./metrics.ts";
+import { isLoopbackName } from "../config/loopback.ts";
 
 export interface ServeOptions {
   bundlePath: string;
@@ -33,10 +34,6 @@ export interface RunningServer {
 
 export function log(line: string): void {
   writeStderr(`kz server: ${line}\n`);
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** "host:port", ":port" or "port" → parts. */
@@ -79,7 +76,7 @@ export async function buildCore(bundlePath: string, publicUrl: string, metrics: 
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const { host, port } = options.listen;
-  if (!options.tls && !isLoopbackHost(host) && !options.allowPlaintext) {
+  if (!options.tls && !isLoopbackName(host) && !options.allowPlaintext) {
     throw new UsageError(`--listen ${host}: a non-loopback address needs --tls-cert and --tls-key (or --allow-plaintext behind a TLS-terminating proxy)`);
   }
   const scheme = options.tls ? "https" : "http";

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
-import createKzProvider, { isLoopbackHost, parseServerUrl } from "../../src/providers/kz.ts";
+import createKzProvider, { parseServerUrl } from "../../src/providers/kz.ts";
+import { isLoopbackName } from "../../src/config/loopback.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import { describeFailure, resolveSecrets } from "../../src/resolve/resolve.ts";
 import { startPdpServer, type PdpServer } from "../servers/kz-pdp.ts";
@@ -253,7 +254,7 @@ describe("transport", () => {
   });
 
   test("loopback addresses may use plain http", () => {
-    const loopback = (host: string) => isLoopbackHost(new URL(`http://${host}:1/`).hostname);
+    const loopback = (host: string) => isLoopbackName(new URL(`http://${host}:1/`).hostname);
     for (const host of ["localhost", "LOCALHOST.", "127.0.0.1", "127.3.2.1", "[::1]"]) expect({ host, ok: loopback(host) }).toEqual({ host, ok: true });
     for (const host of ["10.0.0.1", "localhost.example", "api.localhost", "128.0.0.1", "[::2]", "[::ffff:10.0.0.1]"]) {
       expect({ host, ok: loopback(host) }).toEqual({ host, ok: false });
