@@ -2,6 +2,7 @@
 //   bun scripts/build.ts                 → dist/kz for this machine
 //   bun scripts/build.ts --all           → dist/kz-<os>-<arch> for linux/darwin × x64/arm64
 //   bun scripts/build.ts --target bun-darwin-arm64
+//   bun scripts/build.ts --outfile /tmp/x/kz   → this machine's build elsewhere (tests take KZ_BIN=/tmp/x/kz)
 // Splitting + bytecode keep startup to a few ms: each command and provider is its own chunk, loaded
 // only when used. Cross-targets need Bun to fetch that platform's runtime once (network required).
 
@@ -15,7 +16,7 @@ const wanted = args.includes("--all") ? targets : args.includes("--target") ? [a
 
 mkdirSync("dist", { recursive: true });
 for (const target of wanted) {
-  const outfile = target ? `dist/kz-${target.replace(/^bun-/, "")}` : "dist/kz";
+  const outfile = target ? `dist/kz-${target.replace(/^bun-/, "")}` : args.includes("--outfile") ? args[args.indexOf("--outfile") + 1]! : "dist/kz";
   const cmd = [process.execPath, "build", "src/main.ts", "--compile", "--splitting", "--bytecode", "--format=esm", "--minify", "--sourcemap=none", `--outfile=${outfile}`,
     `--define=KZ_BUILD_VERSION=${JSON.stringify(version)}`,
     // A secrets tool must not pick up a .env or bunfig.toml from whatever directory it runs in.

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox } from "../helpers/kz.ts";
+import { KZ, Sandbox } from "../helpers/kz.ts";
 import { PtySession } from "../helpers/pty.ts";
 
 const VALUE = "sk-fake-run-test-0123456789";
@@ -109,7 +109,7 @@ describe("exit status and signals", () => {
   for (const [signal, code] of [["SIGTERM", 42], ["SIGINT", 43], ["SIGHUP", 44]] as const) {
     test(`${signal} sent to kz is forwarded to the child`, async () => {
       const proc = Bun.spawn(
-        [join(import.meta.dir, "../../dist/kz"), "run", "--", "sh", "-c", `trap "exit ${code}" ${signal.slice(3)}; echo ready; while :; do sleep 0.1; done`],
+        [KZ, "run", "--", "sh", "-c", `trap "exit ${code}" ${signal.slice(3)}; echo ready; while :; do sleep 0.1; done`],
         { cwd: box.dir, env: box.env, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
       );
       const reader = proc.stdout.getReader();
@@ -136,7 +136,7 @@ describe("masking", () => {
   });
 
   test("binary output passes through byte for byte", async () => {
-    const r = Bun.spawnSync([join(import.meta.dir, "../../dist/kz"), "run", "--", "head", "-c", "200000", "/dev/urandom"], {
+    const r = Bun.spawnSync([KZ, "run", "--", "head", "-c", "200000", "/dev/urandom"], {
       cwd: box.dir,
       env: box.env,
     });

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-export const KZ = resolve(import.meta.dir, "../../dist/kz");
+/** The binary under test: dist/kz, or KZ_BIN (a developer's own build, e.g. `bun scripts/build.ts --outfile /tmp/me/kz`). */
+export const KZ = process.env.KZ_BIN ? resolve(process.env.KZ_BIN) : resolve(import.meta.dir, "../../dist/kz");
 
 export interface KzResult {
   code: number;
