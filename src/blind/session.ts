@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
+import { loadOrCreateAuditKey, localAuditKeyPath } from "../audit/key.ts";
 import { AuditLog } from "../audit/log.ts";
 import type { KzConfig, SecretSpec } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
@@ -83,14 +84,16 @@ export function startBlindRun(opts: BlindRunOptions): BlindRun {
   );
   const table = new TokenTable(secrets);
   const auditPath = auditPathOf(config, env);
-  const audit = new AuditLog(auditPath);
+  // Keyed by $XDG_CONFIG_HOME/keyzero/audit.key, loaded (or created) with the first record.
+  const audit = new AuditLog(auditPath, () => loadOrCreateAuditKey(localAuditKeyPath(env)));
   let auditBroken = false;
   const record = (event: ProxyEvent) => {
     try {
       audit.append({ event: `blind.${event.kind}`, host: event.host, secrets: event.secrets ?? [], reason: event.reason ?? null });
     } catch (error) {
       // An unwritable audit log must not break the child's requests: say so once.
-      if (!auditBroken) warn(`blind: cannot write the audit log ${auditPath} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+      const why = (error as NodeJS.ErrnoException).code ?? (error instanceof ConfigError ? error.message : "error");
+      if (!auditBroken) warn(`blind: cannot write the audit log ${auditPath} (${why})`);
       auditBroken = true;
     }
   };

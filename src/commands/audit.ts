@@ -1,9 +1,11 @@
-// kz audit verify FILE: checks an audit log's hash chain (src/audit/log.ts) and the shape the writer
-// always leaves — one record per line, newline-terminated, no blank lines — so an edited, removed,
-// reordered or cut-off record is reported with its line. Exit 0 intact, 1 broken, 3 file unreadable.
+// kz audit verify FILE: checks an audit log's keyed chain (src/audit/log.ts) under its key (--key, default
+// the local one) and the shape the writer always leaves — one record per line, newline-terminated, no
+// blank lines — so an edited, removed, reordered, re-chained or cut-off record is reported with its line.
+// Unkeyed (legacy) records are refused unless --legacy. Exit 0 intact, 1 broken, 3 log or key unreadable.
 
 import { readFileSync } from "node:fs";
-import { lineHash, verifyChain, type ChainProblem } from "../audit/log.ts";
+import { localAuditKeyPath, readAuditKey, type AuditKey } from "../audit/key.ts";
+import { checkChain, type ChainProblem } from "../audit/log.ts";
 import { ConfigError, ExitCode, UsageError } from "../errors.ts";
 import { writeStdout } from "../stdio.ts";
 import { parseArgs } from "./args.ts";
@@ -11,18 +13,28 @@ import { commandHelp, helpFlag, type Command } from "./command.ts";
 import { printJson } from "./output.ts";
 
 const flags = {
+  key: { type: "string", value: "FILE", description: "the chain's key (default: $XDG_CONFIG_HOME/keyzero/audit.key, kz run's)" },
+  legacy: { type: "boolean", description: "also accept unkeyed (legacy SHA-256) records written before chains were keyed" },
   json: { type: "boolean", description: "print one JSON document" },
   ...helpFlag,
 } as const;
 
-const USAGE = "kz audit verify FILE [--json]";
+const USAGE = "kz audit verify FILE [--key FILE] [--legacy] [--json]";
 
 export interface LogCheck {
   /** Lines holding a record (complete or not). */
   records: number;
   problem?: ChainProblem;
-  /** SHA-256 of the last record's line: keep it elsewhere to detect a change to that last record. */
+  /** Records checked under the key, and as an unkeyed (legacy) chain. */
+  keyed: number;
+  legacy: number;
+  /** The link a next record would carry: keep it elsewhere to detect a change to (or removal of) the last record. */
   head?: string;
+}
+
+export interface CheckOptions {
+  key?: AuditKey | (() => AuditKey);
+  legacy?: boolean;
 }
 
 /** The first line that breaks the writer's shape, before any chain check: blank, not an object, cut off. */
@@ -38,16 +50,15 @@ function shapeProblem(lines: string[], terminated: boolean): ChainProblem | unde
   return undefined;
 }
 
-/** Checks a whole log's text; reports the first problem in file order. Pure. */
-export function checkLog(text: string): LogCheck {
+/** Checks a whole log's text; reports the first problem in file order. Pure but for loading the key. */
+export function checkLog(text: string, options: CheckOptions = {}): LogCheck {
   const terminated = text === "" || text.endsWith("\n");
   const lines = text === "" ? [] : (terminated ? text.slice(0, -1) : text).split("\n");
   const shape = shapeProblem(lines, terminated);
-  // Lines before a shape problem have no blanks, so verifyChain's line numbers are the file's.
-  const chained = shape ? lines.slice(0, shape.line - 1) : lines;
-  const problem = verifyChain(chained.join("\n")) ?? shape;
-  const last = lines.at(-1);
-  return { records: lines.length, problem, head: problem || last === undefined ? undefined : lineHash(last) };
+  // Lines before a shape problem have no blanks, so the chain's line numbers are the file's.
+  const chain = checkChain(shape ? lines.slice(0, shape.line - 1) : lines, options);
+  const problem = chain.problem ?? shape;
+  return { records: lines.length, problem, keyed: chain.keyed, legacy: chain.legacy, head: problem ? undefined : chain.head };
 }
 
 function readLog(file: string): string {
@@ -62,19 +73,50 @@ function readLog(file: string): string {
 
 const plural = (n: number) => `${n} record${n === 1 ? "" : "s"}`;
 
+/** The key loader: --key FILE or the local key, read only when a keyed record needs it. */
+function keyLoader(file: string | undefined): { load: () => AuditKey; id: () => string | undefined } {
+  let key: AuditKey | undefined;
+  const path = file ?? localAuditKeyPath(process.env);
+  return {
+    load() {
+      if (key) return key;
+      try {
+        key = readAuditKey(path);
+      } catch (error) {
+        const hint = file ? "" : " — pass the log's key with --key FILE (kz server keeps audit.key beside its audit log)";
+        throw new ConfigError(`${(error as Error).message}${hint}`);
+      }
+      return key;
+    },
+    id: () => key?.id,
+  };
+}
+
+/** The one line for an intact log: what was checked, and how far it can be trusted. */
+function intactLine(file: string, result: LogCheck, keyId: string | undefined): string {
+  const what = `${file}: ${plural(result.records)}, chain intact`;
+  if (result.legacy === 0) return `${what}${keyId ? ` (keyed, key ${keyId})` : ""}\n`;
+  const legacy = `${plural(result.legacy)} unkeyed (legacy SHA-256), which anyone able to write the file could have re-chained`;
+  return `${what}${result.keyed ? ` (${result.keyed} keyed, key ${keyId})` : ""} — ${legacy}\n`;
+}
+
 const audit: Command = {
   name: "audit",
-  summary: "check an audit log's hash chain (verify)",
+  summary: "check an audit log's keyed chain (verify)",
   usage: USAGE,
   flags,
-  details: `Every record carries the SHA-256 of the line before it, so an edited, removed or reordered record
-breaks the chain at the line after it. The last record has no successor: --json prints its hash as
-"head" — keep a copy elsewhere to detect a change to it.
+  details: `Every record carries an HMAC-SHA256 of the line before it under a key the audited process cannot
+read, so an edited, removed or reordered record breaks the chain at the line after it, and re-computing
+the chain needs the key. The last record has no successor: --json prints the link a next record would
+carry as "head" — keep a copy elsewhere to detect a change to the end of the log.
 
-Logs: kz run --blind writes $XDG_STATE_HOME/keyzero/audit.jsonl (or [audit] path); kz server writes
-audit.jsonl beside the bundle (or the bundle's audit.path).
+Logs and keys: kz run --blind writes $XDG_STATE_HOME/keyzero/audit.jsonl (or [audit] path) keyed by
+$XDG_CONFIG_HOME/keyzero/audit.key (the default --key); kz server writes audit.jsonl beside the bundle
+(or the bundle's audit.path) keyed by audit.key beside that log (or the bundle's audit.key_file).
+Records written before chains were keyed carry a bare SHA-256: they are refused unless --legacy, and even
+then reported as unkeyed.
 
-Exit status: 0 intact, 1 broken (the first bad line is named), 3 the file cannot be read.`,
+Exit status: 0 intact, 1 broken (the first bad line is named), 3 the log or its key cannot be read.`,
   async run(argv) {
     const args = parseArgs(argv, flags);
     if (args.flags.help) {
@@ -87,12 +129,22 @@ Exit status: 0 intact, 1 broken (the first bad line is named), 3 the file cannot
     if (file === undefined) throw new UsageError(`missing FILE — usage: ${USAGE}`);
     if (extra.length) throw new UsageError(`one FILE at a time (got ${extra.length + 1}) — usage: ${USAGE}`);
 
-    const result = checkLog(readLog(file));
+    const key = keyLoader(typeof args.flags.key === "string" ? args.flags.key : undefined);
+    const result = checkLog(readLog(file), { key: key.load, legacy: args.flags.legacy === true });
     const code = result.problem ? ExitCode.failure : ExitCode.ok;
     if (args.flags.json) {
-      printJson({ file, ok: !result.problem, records: result.records, problem: result.problem ?? null, head: result.head ?? null });
+      printJson({
+        file,
+        ok: !result.problem,
+        records: result.records,
+        keyed: result.keyed,
+        legacy: result.legacy,
+        key_id: key.id() ?? null,
+        problem: result.problem ?? null,
+        head: result.head ?? null,
+      });
     } else {
-      writeStdout(result.problem ? `${file}: line ${result.problem.line}: ${result.problem.reason}\n` : `${file}: ${plural(result.records)}, chain intact\n`);
+      writeStdout(result.problem ? `${file}: line ${result.problem.line}: ${result.problem.reason}\n` : intactLine(file, result, key.id()));
     }
     return code;
   },

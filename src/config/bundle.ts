@@ -5,7 +5,7 @@
 // credential may have been pasted where a ref belongs).
 
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { displayPath } from "./load.ts";
 import { duplicateYamlKeys, locateYamlKey } from "./locate-yaml.ts";
@@ -94,8 +94,8 @@ export interface Bundle {
   secrets: SecretSpec[];
   fetch: FetchSettings;
   policies: PolicyConfig[];
-  /** Absolute path of the audit log, or "-" for stdout. */
-  audit: { path: string };
+  /** Absolute path of the audit log, or "-" for stdout; the chain's key file (created on first use). */
+  audit: { path: string; keyFile: string };
   mcp: { allowedOrigins: string[] };
   tests: PolicyTestCase[];
 }
@@ -169,8 +169,11 @@ export function validateBundle(doc: unknown, source: { path: string; file: strin
 
   const secrets = [...v.secrets(top.secrets, ["secrets"]).values()];
   const audit = v.table(top.audit, ["audit"]);
-  v.onlyKeys(audit, ["path"], ["audit"]);
+  v.onlyKeys(audit, ["path", "key_file"], ["audit"]);
   const auditPath = v.string(audit.path, ["audit", "path"]) ?? "audit.jsonl";
+  const auditLog = auditPath === "-" ? "-" : resolve(dir, auditPath);
+  // The chain's key: audit.key beside the log (beside the bundle when the log is stdout) unless named.
+  const auditKeyFile = v.string(audit.key_file, ["audit", "key_file"]);
   const mcp = v.table(top.mcp, ["mcp"]);
   v.onlyKeys(mcp, ["allowed_origins"], ["mcp"]);
 
@@ -183,7 +186,10 @@ export function validateBundle(doc: unknown, source: { path: string; file: strin
     secrets,
     fetch: fetchSettings(v, top.fetch, dir),
     policies: policies(v, top.policies),
-    audit: { path: auditPath === "-" ? "-" : resolve(dir, auditPath) },
+    audit: {
+      path: auditLog,
+      keyFile: auditKeyFile ? resolve(dir, auditKeyFile) : join(auditLog === "-" ? dir : dirname(auditLog), "audit.key"),
+    },
     mcp: { allowedOrigins: origins(v, mcp.allowed_origins, ["mcp", "allowed_origins"]) },
     tests: testCases(v, top.tests, ["tests"], secrets.map((s) => s.name)),
   };

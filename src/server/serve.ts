@@ -3,6 +3,7 @@
 // SIGHUP and on changes to the bundle; stops cleanly on SIGINT/SIGTERM. Logs go to stderr, one line each.
 
 import { readFileSync } from "node:fs";
+import { loadOrCreateAuditKey } from "../audit/key.ts";
 import { AuditLog } from "../audit/log.ts";
 import { ConfigError, KzError, UsageError } from "../errors.ts";
 import { loadBundle } from "../config/bundle.ts";
@@ -69,7 +70,10 @@ export async function buildCore(bundlePath: string, publicUrl: string, metrics: 
   const minter = await createMinter({ issuer: publicUrl, audience: audiences.length ? audiences : ["keyzero"] });
   const revocations = new MemoryRevocationStore();
   const holder = await BundleHolder.load(bundlePath, { minter, revocations }, metrics, log);
-  const audit = new AuditLog(holder.current.set.bundle.audit.path);
+  // The audit log and its chain key are fixed at start (a reload does not move them); the key file is
+  // created on first start, and one that cannot be read stops the server here.
+  const { path: auditPath, keyFile } = holder.current.set.bundle.audit;
+  const audit = new AuditLog(auditPath, loadOrCreateAuditKey(keyFile));
   const access = new AccessService(() => holder.current, audit, metrics, log);
   return { holder, access, audit, minter, revocations };
 }

@@ -6,6 +6,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { AuditKey } from "../../src/audit/key.ts";
 import { AuditLog, GENESIS, lineHash, recordLine, verifyChain, type AuditFields } from "../../src/audit/log.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kz-audit-line-"));
@@ -30,11 +32,12 @@ test("lineHash is the SHA-256 of the line, in hex", () => {
 
 test("a log of many records, several per millisecond, verifies and keeps times in order", () => {
   const path = join(dir, "burst.jsonl");
-  const log = new AuditLog(path);
+  const key = new AuditKey(randomBytes(32));
+  const log = new AuditLog(path, key);
   for (let i = 0; i < 500; i++) log.append({ event: "decision", n: i });
   log.close();
   const text = readFileSync(path, "utf8");
-  expect(verifyChain(text)).toBeUndefined();
+  expect(verifyChain(text, { key })).toBeUndefined();
   const records = text.trim().split("\n").map((line) => JSON.parse(line) as { time: string; n: number });
   expect(records.map((r) => r.n)).toEqual([...Array(500).keys()]);
   const times = records.map((r) => Date.parse(r.time));

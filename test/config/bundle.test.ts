@@ -60,7 +60,7 @@ describe("loading", () => {
       ["secret/data/support/*", [["identity.service == 'support-agent'", "allow"]]],
     ]);
     expect(bundle.policies[0]!.rules[1]!.origin).toEndWith("seed/bundle.yaml:23");
-    expect(bundle.audit.path).toBe(join(dir, "audit.jsonl"));
+    expect(bundle.audit).toEqual({ path: join(dir, "audit.jsonl"), keyFile: join(dir, "audit.key") });
     expect(bundle.mcp.allowedOrigins).toEqual([]);
     expect(bundle.fetch).toEqual({ upstreamCa: undefined, resolve: {}, allowPrivate: false });
     expect(bundle.tests.map((t) => [t.name, t.secret, t.action, t.expect])).toEqual([
@@ -98,8 +98,10 @@ policies: []
     expect(bundle.issuers[0]).toMatchObject({ audience: ["keyzero", "keyzero-ci"], publicKeyFile: join(dir, "keys/idp.pem"), clockToleranceSeconds: 30 });
     expect(bundle.issuers[0]!.jwksFile).toBeUndefined();
     expect(bundle.fetch).toEqual({ upstreamCa: join(dir, "certs/ca.pem"), resolve: { "api.example.test:443": "127.0.0.1:9443" }, allowPrivate: true });
-    expect(bundle.audit.path).toBe(join(dir, "logs/audit.jsonl"));
+    expect(bundle.audit).toEqual({ path: join(dir, "logs/audit.jsonl"), keyFile: join(dir, "logs/audit.key") });
     expect(bundle.mcp.allowedOrigins).toEqual(["https://app.example.test", "http://localhost:5173"]);
+    const named = loadBundle(bundles.write({ "bundle.yaml": `${MINIMAL}audit: { path: "-", key_file: secret/chain.key }\n` }), "/");
+    expect(named.audit).toEqual({ path: "-", keyFile: join(dirname(named.path), "secret/chain.key") });
   });
 
   test("audit path - means stdout", () => {

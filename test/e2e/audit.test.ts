@@ -1,25 +1,31 @@
-// kz audit verify end to end through dist/kz, on logs written by the real AuditLog: an intact log, one
-// record edited, one removed, two swapped, a cut-off last line, blank and non-record lines, an empty
-// file, a missing file, --json, and the usage errors.
+// kz audit verify end to end through dist/kz, on logs written by the real AuditLog under the sandbox's
+// local audit key: an intact log, one record edited, one removed, two swapped, records removed and the
+// chain re-computed (as SHA-256 and under another key), a wrong or missing key, legacy logs, a cut-off
+// last line, blank and non-record lines, an empty file, a missing file, --json, and the usage errors.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AuditLog, lineHash } from "../../src/audit/log.ts";
+import { AuditKey, loadOrCreateAuditKey } from "../../src/audit/key.ts";
+import { AuditLog, GENESIS, keyedLink, lineHash, recordLine } from "../../src/audit/log.ts";
 import { Sandbox } from "../helpers/kz.ts";
 
 let box: Sandbox;
 /** The lines of a four-record log written by AuditLog (two instances, as two runs would). */
 let lines: string[];
+/** The sandbox's local audit key ($XDG_CONFIG_HOME/keyzero/audit.key): kz audit verify's default --key. */
+let key: AuditKey;
 
 beforeAll(() => {
   box = new Sandbox();
+  key = loadOrCreateAuditKey(join(box.dir, "config", "keyzero", "audit.key"));
   const path = join(box.dir, "written.jsonl");
-  const first = new AuditLog(path);
+  const first = new AuditLog(path, key);
   first.append({ event: "decision", secret: "DB_PROD", effect: "allow", subject: "agent-7" });
   first.append({ event: "decision", secret: "ZENDESK_KEY", effect: "allow", subject: "support-1" });
   first.close();
-  const second = new AuditLog(path);
+  const second = new AuditLog(path, key);
   second.append({ event: "decision", secret: "DB_PROD", effect: "deny", subject: "support-1" });
   second.append({ event: "swap", host: "api.example.test", secrets: ["A", "B"] });
   second.close();
@@ -35,11 +41,57 @@ async function verify(name: string, text: string, ...flags: string[]) {
 
 const asLog = (records: string[]) => `${records.join("\n")}\n`;
 
+/** A tamperer's re-chain of `records`: each prev re-computed, as SHA-256 (`other` absent) or under `other`. */
+function rechain(records: string[], other?: AuditKey): string[] {
+  const out: string[] = [];
+  for (const line of records) {
+    const { prev: _drop, time, ...fields } = JSON.parse(line);
+    const prev = other ? keyedLink(other, out.at(-1)) : out.length ? lineHash(out.at(-1)!) : GENESIS;
+    out.push(recordLine(time, fields, prev));
+  }
+  return out;
+}
+
 describe("kz audit verify", () => {
   test("a log written by AuditLog verifies", async () => {
     expect(lines).toHaveLength(4);
     const r = await box.kz(["audit", "verify", "written.jsonl"]);
-    expect(r).toEqual({ code: 0, stdout: "written.jsonl: 4 records, chain intact\n", stderr: "" });
+    expect(r).toEqual({ code: 0, stdout: `written.jsonl: 4 records, chain intact (keyed, key ${key.id})\n`, stderr: "" });
+  });
+
+  test("removing the deny and re-computing the chain is detected, whichever way it is re-computed", async () => {
+    const kept = lines.filter((l) => !l.includes('"effect":"deny"'));
+    expect(kept).toHaveLength(3);
+    const sha = await verify("rechained-sha.jsonl", asLog(rechain(kept)));
+    expect(sha.code).toBe(1);
+    expect(sha.stdout).toStartWith("rechained-sha.jsonl: line 1: unkeyed (legacy SHA-256) record");
+    const forger = new AuditKey(randomBytes(32));
+    const other = await verify("rechained-key.jsonl", asLog(rechain(kept, forger)));
+    expect(other).toEqual({ code: 1, stdout: `rechained-key.jsonl: line 1: written under audit key ${forger.id}, not the key given (${key.id}): pass the log's own --key FILE\n`, stderr: "" });
+    // Even --legacy does not accept the SHA-256 re-chain silently: it says what it is.
+    const legacy = await verify("rechained-sha2.jsonl", asLog(rechain(kept)), "--legacy");
+    expect(legacy.code).toBe(0);
+    expect(legacy.stdout).toBe("rechained-sha2.jsonl: 3 records, chain intact — 3 records unkeyed (legacy SHA-256), which anyone able to write the file could have re-chained\n");
+  });
+
+  test("--key FILE: the right key verifies, a wrong key fails with one clear line, a missing key is exit 3", async () => {
+    writeFileSync(join(box.dir, "server-audit.key"), readFileSync(join(box.dir, "config", "keyzero", "audit.key")), { mode: 0o600 });
+    expect((await box.kz(["audit", "verify", "written.jsonl", "--key", "server-audit.key"])).code).toBe(0);
+    box.write("wrong.key", `${"11".repeat(32)}\n`);
+    const wrong = await box.kz(["audit", "verify", "written.jsonl", "--key", "wrong.key"]);
+    expect(wrong.code).toBe(3); // 0644: refused before use
+    expect(wrong.stderr).toBe("kz: error: audit key wrong.key is readable by other users (mode 644) — run: chmod 600 wrong.key\n");
+    chmodSync(join(box.dir, "wrong.key"), 0o600);
+    const mismatch = await box.kz(["audit", "verify", "written.jsonl", "--key", "wrong.key"]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stdout).toMatch(new RegExp(`^written.jsonl: line 1: written under audit key ${key.id}, not the key given \\([0-9a-f]{8}\\): pass the log's own --key FILE\n$`));
+    const missing = await box.kz(["audit", "verify", "written.jsonl", "--key", "nope.key"]);
+    expect(missing).toEqual({ code: 3, stdout: "", stderr: "kz: error: cannot read audit key nope.key (it does not exist)\n" });
+    const noLocal = await box.kz(["audit", "verify", "written.jsonl"], { env: { XDG_CONFIG_HOME: join(box.dir, "elsewhere") } });
+    expect(noLocal.code).toBe(3);
+    expect(noLocal.stderr).toBe(
+      `kz: error: cannot read audit key ${join(box.dir, "elsewhere", "keyzero", "audit.key")} (it does not exist) — pass the log's key with --key FILE (kz server keeps audit.key beside its audit log)\n`,
+    );
   });
 
   test("editing one field of record 2 breaks the chain at line 3 (the record after it)", async () => {
@@ -93,19 +145,22 @@ describe("kz audit verify", () => {
 
   test("an empty file is an intact log of 0 records", async () => {
     expect(await verify("empty.jsonl", "")).toEqual({ code: 0, stdout: "empty.jsonl: 0 records, chain intact\n", stderr: "" });
-    expect((await verify("one.jsonl", asLog([lines[0]!]))).stdout).toBe("one.jsonl: 1 record, chain intact\n");
+    expect((await verify("one.jsonl", asLog([lines[0]!]))).stdout).toBe(`one.jsonl: 1 record, chain intact (keyed, key ${key.id})\n`);
   });
 
   test("--json prints one document, with the head hash when intact", async () => {
     const ok = await box.kz(["audit", "verify", "written.jsonl", "--json"]);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toEqual({ file: "written.jsonl", ok: true, records: 4, problem: null, head: lineHash(lines[3]!) });
+    expect(JSON.parse(ok.stdout)).toEqual({ file: "written.jsonl", ok: true, records: 4, keyed: 4, legacy: 0, key_id: key.id, problem: null, head: keyedLink(key, lines[3]!) });
     const bad = await verify("edited-json.jsonl", asLog([lines[0]!, lines[2]!]), "--json");
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toEqual({
       file: "edited-json.jsonl",
       ok: false,
       records: 2,
+      keyed: 1,
+      legacy: 0,
+      key_id: key.id,
       problem: { line: 2, reason: expect.stringContaining("chain broken") },
       head: null,
     });
@@ -128,7 +183,7 @@ describe("kz audit verify", () => {
     }
     const help = await box.kz(["audit", "--help"]);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain("Usage: kz audit verify FILE [--json]");
-    expect((await box.kz(["help", "audit"])).stdout).toContain("Usage: kz audit verify FILE [--json]");
+    expect(help.stdout).toContain("Usage: kz audit verify FILE [--key FILE] [--legacy] [--json]");
+    expect((await box.kz(["help", "audit"])).stdout).toContain("Usage: kz audit verify FILE [--key FILE] [--legacy] [--json]");
   });
 });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { readAuditKey } from "../../src/audit/key.ts";
 import { verifyChain } from "../../src/audit/log.ts";
 import { KZ, Sandbox } from "../helpers/kz.ts";
 import { identityKey, identityToken, ServerProcess, writeIssuer, type IdentityKey } from "../helpers/server.ts";
@@ -210,7 +211,7 @@ describe("Streamable HTTP", () => {
     await call(client, "fetch", { url: "https://api.example.test/echo?page=2", method: "PATCH", secret: "API_KEY", headers: { "Content-Type": "application/json" }, body: "{}" });
     const text = readFileSync(join(open.dir, "audit.jsonl"), "utf8");
     expectNoValue(text);
-    expect(verifyChain(text)).toBeUndefined();
+    expect(verifyChain(text, { key: readAuditKey(join(open.dir, "audit.key")) })).toBeUndefined();
     const mine = text
       .split("\n")
       .filter(Boolean)

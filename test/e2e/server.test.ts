@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SignJWT } from "jose";
+import { readAuditKey } from "../../src/audit/key.ts";
 import { verifyChain } from "../../src/audit/log.ts";
 import { Sandbox } from "../helpers/kz.ts";
 import { makeCertificates } from "../servers/https-upstream.ts";
@@ -279,7 +280,8 @@ describe("operations", () => {
     await decideAs({ service: "data-pipeline-agent", team: "data" }, "DB_PROD");
     const text = readFileSync(join(sandbox.dir, "audit.jsonl"), "utf8");
     for (const secret of [FAKE_DB_PASSWORD, FAKE_ZENDESK]) expect(text).not.toContain(secret);
-    expect(verifyChain(text)).toBeUndefined();
+    const key = readAuditKey(join(sandbox.dir, "audit.key"));
+    expect(verifyChain(text, { key })).toBeUndefined();
     const records = text.trim().split("\n").map((l) => JSON.parse(l));
     const last = records.at(-1);
     expect(last).toMatchObject({ event: "decision", issuer: "local", subject: "agent-7", secret: "DB_PROD", ref: "secret/prod/db", action: "resolve", effect: "allow", policy: 0, rule: 0, client: "127.0.0.1", claims: { service: "data-pipeline-agent" } });
@@ -287,7 +289,7 @@ describe("operations", () => {
     expect(last.decision_id).toStartWith("dec_");
     const edited = text.replace('"effect":"deny"', '"effect":"allow"');
     expect(edited).not.toBe(text);
-    expect(verifyChain(edited)?.reason).toContain("chain broken");
+    expect(verifyChain(edited, { key })?.reason).toContain("chain broken");
   });
 
   test("a reload with a broken bundle keeps the old policies; a good one takes effect", async () => {

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JWTPayload } from "jose";
+import { loadOrCreateAuditKey } from "../../src/audit/key.ts";
 import { AuditLog } from "../../src/audit/log.ts";
 import { createVerifier } from "../../src/identity/verify.ts";
 import type { CallerIdentity, McpHost } from "../../src/mcp/host.ts";
@@ -78,7 +79,7 @@ export async function buildHost(bundlePath: string): Promise<TestHost> {
   const set = loadPolicySet(bundlePath);
   const { bundle } = set;
   const verifier = await createVerifier(bundle.issuers, { baseDir: bundle.dir, now: () => NOW_MS });
-  const audit = new AuditLog(bundle.audit.path);
+  const audit = new AuditLog(bundle.audit.path, loadOrCreateAuditKey(bundle.audit.keyFile));
   let decisions = 0;
   return {
     set,

@@ -4,8 +4,10 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { readAuditKey } from "../../src/audit/key.ts";
 import { verifyChain } from "../../src/audit/log.ts";
 import { jsonEscape, percentEncode } from "../../src/blind/rewrite/encode.ts";
 import { ALLOWED_ORIGIN, NOW, VALUES, startFixture, type Fixture } from "./fixture.ts";
@@ -391,7 +393,7 @@ describe("audit", () => {
     await okCall(client, "fetch", { url: "https://api.example.test/echo?x=1", method: "DELETE", secret: "API_KEY" });
     const text = readFileSync(fx.open.host.auditPath, "utf8");
     expectNoValue(text);
-    expect(verifyChain(text)).toBeUndefined();
+    expect(verifyChain(text, { key: readAuditKey(join(dirname(fx.open.host.auditPath), "audit.key")) })).toBeUndefined();
     const mine = fx.open.host.auditRecords().filter((r) => r.subject === "audited-agent");
     expect(mine).toEqual([
       expect.objectContaining({ secret: "API_KEY", action: "fetch", host: "api.example.test", method: "DELETE", path: "/echo", effect: "allow" }),
