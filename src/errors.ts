@@ -7,6 +7,7 @@ export const ExitCode = {
   usage: 2, // bad flags, unknown command
   config: 3, // .keyzero.toml missing, malformed or invalid
   secrets: 4, // one or more required secrets failed to resolve; the child was not started
+  sandbox: 5, // the sandbox could not be set up (no mechanism works here); the child was not started
   notExecutable: 126, // the command was found but could not be executed
   notFound: 127, // the command was not found
 } as const;

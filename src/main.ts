@@ -10,6 +10,13 @@ const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   writeSync(1, `kz ${typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev"}\n`);
 } else {
+  // Before anything is resolved: no same-user process may read kz's memory or environment.
+  (require("./harden.ts") as typeof import("./harden.ts")).closeOwnProcess();
+  if (argv[0] === "__sandbox-init") {
+    // The first process inside the sandbox: it leaves as soon as the command has (see runner/sandbox/init.ts).
+    const init = require("./runner/sandbox/init.ts") as typeof import("./runner/sandbox/init.ts");
+    process.exit(await init.sandboxInit(argv.slice(1)));
+  }
   const cli = require("./cli.ts") as typeof import("./cli.ts");
   process.exitCode = await cli.main(argv);
 }

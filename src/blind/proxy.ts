@@ -21,7 +21,7 @@ import type { Destination, Refusal, RequestHead, RequestPlan, ResponseHead, Stre
 import { UpstreamConnector, UpstreamError, type UpstreamOptions } from "./upstream.ts";
 
 export interface ProxyEvent {
-  kind: "swap" | "refusal" | "tunnel" | "error";
+  kind: "swap" | "refusal" | "tunnel" | "error" | "tcp";
   host: string;
   /** Secret names (swapped, or refused); never values. */
   secrets?: string[];

@@ -33,6 +33,8 @@ export interface BlindRun {
   proxy: BlindProxy;
   trust: TrustEnv;
   auditPath: string;
+  /** Audits one plain TCP connection relayed out of the sandbox (`[blind] allow_tcp`). */
+  recordTcp(destination: string): void;
   stop(): void;
 }
 
@@ -123,6 +125,7 @@ export function startBlindRun(opts: BlindRunOptions): BlindRun {
     proxy,
     trust,
     auditPath,
+    recordTcp: (destination) => record({ kind: "tcp", host: destination }),
     stop() {
       proxy.stop();
       trust.cleanup();

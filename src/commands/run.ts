@@ -21,6 +21,9 @@ const flags = {
   "print-env": { type: "boolean", description: "with --blind: print what kz adds to the command's environment (tokens only) and exit" },
   "clean-env": { type: "boolean", description: "pass only PATH, HOME, USER, SHELL, TERM, LANG, LC_*, TMPDIR, TZ plus the secrets" },
   "no-masking": { type: "boolean", description: "do not mask secret values in the command's output" },
+  sandbox: { type: "boolean", description: "run the command in the sandbox (default with --blind): kz's store and credential files hidden" },
+  "no-sandbox": { type: "boolean", description: "with --blind: run without the sandbox for this run (prints a warning)" },
+  network: { type: "string", value: "open|proxy", description: "in the sandbox: proxy = the only way out is kz's proxy (and [blind] allow_tcp)" },
   ...helpFlag,
 } as const;
 
@@ -47,13 +50,50 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
     if (args.tail.length === 0 && !args.flags["print-env"]) throw new UsageError("no command given — usage: kz run [flags] -- COMMAND [ARGS…]");
     const config = configFromArgs(args);
     const specs = selectedSpecs(config, args);
-    if (args.flags.blind) return runBlind(config, specs, args);
+    const sandboxing = await sandboxModule(config, args);
+    if (args.flags.blind) return runBlind(config, specs, args, sandboxing);
     const { values } = await resolveOrFail(config, specs);
     const raw = new Map([...values].map(([name, value]) => [name, value.reveal()]));
     const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]), alsoPrivate: identityTokenVariables(config) });
-    return runChild({ command: args.tail, env, mask: maskList(raw, args) });
+    const mask = maskList(raw, args);
+    if (!sandboxing) return runChild({ command: args.tail, env, mask });
+    return runSandboxed(sandboxing, config, args, { env, mask });
   },
 };
+
+type Sandboxing = { module: typeof import("../runner/sandbox/for-run.ts"); choice: import("../runner/sandbox/for-run.ts").SandboxChoice };
+
+/** The sandbox decision, loading its code only when a flag or blind mode may need it. */
+async function sandboxModule(config: KzConfig, args: Args): Promise<Sandboxing | undefined> {
+  const f = args.flags;
+  if (!f.blind && !f.sandbox && !f["no-sandbox"] && f.network === undefined) return undefined;
+  const module = await import("../runner/sandbox/for-run.ts");
+  const choice = module.sandboxChoice(config, {
+    blind: Boolean(f.blind),
+    sandbox: Boolean(f.sandbox),
+    noSandbox: Boolean(f["no-sandbox"]),
+    network: typeof f.network === "string" ? f.network : undefined,
+  });
+  return choice.enabled || choice.warning ? { module, choice } : undefined;
+}
+
+/** Runs the command inside the sandbox (or, opted out, warns and runs it as is). */
+async function runSandboxed(
+  sandboxing: Sandboxing,
+  config: KzConfig,
+  args: Args,
+  run: { env: Record<string, string>; mask: { name: string; value: string }[]; proxyPort?: number; auditPath?: string; onTcp?: (d: string) => void },
+): Promise<number> {
+  const { module, choice } = sandboxing;
+  if (choice.warning) printWarning(choice.warning);
+  if (!choice.enabled) return runChild({ command: args.tail, env: run.env, mask: run.mask });
+  const sandbox = module.sandboxForRun(config, choice, args.tail, { masking: run.mask.length > 0, ...run });
+  try {
+    return await runChild({ command: sandbox.command, env: run.env, mask: run.mask, detached: sandbox.detached, sandbox: sandbox.usesInit ? sandbox : undefined });
+  } finally {
+    sandbox.stop();
+  }
+}
 
 function maskList(raw: Map<string, string>, args: Args): { name: string; value: string }[] {
   return args.flags["no-masking"] ? [] : [...raw].map(([name, value]) => ({ name, value }));
@@ -78,7 +118,7 @@ function credentialVariables(config: KzConfig): string[] {
   return names;
 }
 
-async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args): Promise<number> {
+async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args, sandboxing: Sandboxing | undefined): Promise<number> {
   // Loaded only here: the CA, proxy and rewrite engine never touch the startup path of a plain run.
   const [{ checkBlindable, startBlindRun }, { buildBlindChildEnv }] = await Promise.all([
     import("../blind/session.ts"),
@@ -115,8 +155,9 @@ async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args): Prom
       return 0;
     }
     // Real values can reach output only through blind = false secrets or an echo; mask them all.
-    const mask = new Map([...raw, ...blinded.map((b) => [b.spec.name, b.value.reveal()] as const)]);
-    return await runChild({ command: args.tail, env, mask: maskList(mask, args) });
+    const mask = maskList(new Map([...raw, ...blinded.map((b) => [b.spec.name, b.value.reveal()] as const)]), args);
+    if (!sandboxing) return await runChild({ command: args.tail, env, mask });
+    return await runSandboxed(sandboxing, config, args, { env, mask, proxyPort: session.proxy.port, auditPath: session.auditPath, onTcp: session.recordTcp });
   } finally {
     session.stop();
   }

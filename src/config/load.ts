@@ -127,7 +127,7 @@ export function loadConfig(opts: LoadOptions = {}): KzConfig {
     env: envName,
     providers,
     secrets: [...secrets.values()],
-    blind: { resolve: {}, inspect: "bound", ...doc.blind },
+    blind: { resolve: {}, inspect: "bound", sandbox: true, network: "open", allowTcp: [], ...doc.blind },
     audit: doc.audit,
   };
 }

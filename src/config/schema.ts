@@ -27,7 +27,7 @@ export interface ValidatedDoc {
 
 const secretKeys = ["provider", "ref", "field", "hosts", "optional", "blind", "token_format", "inject"];
 const topKeys = ["providers", "secrets", "env", "blind", "audit"];
-const blindKeys = ["upstream_ca", "resolve", "inspect"];
+const blindKeys = ["upstream_ca", "resolve", "inspect", "sandbox", "network", "allow_tcp"];
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `inject`: a header name, a colon, and a value template holding exactly one `{}` (no line breaks). */
@@ -203,6 +203,22 @@ export class DocValidator {
       if (inspect !== "bound" && inspect !== "all") this.fail([...path, "inspect"], `must be "bound" (default) or "all"`);
       out.inspect = inspect;
     }
+    const sandbox = this.boolean(table.sandbox, [...path, "sandbox"]);
+    if (sandbox !== undefined) out.sandbox = sandbox;
+    const network = this.string(table.network, [...path, "network"]);
+    if (network !== undefined) {
+      if (network !== "open" && network !== "proxy") this.fail([...path, "network"], `must be "open" (default) or "proxy"`);
+      out.network = network;
+    }
+    const allowTcp = this.stringList(table.allow_tcp, [...path, "allow_tcp"]);
+    if (allowTcp !== undefined) {
+      for (const entry of allowTcp) {
+        if (!parseLoopbackAddress(entry)) {
+          this.fail([...path, "allow_tcp"], `entries must be a loopback address and port, e.g. "127.0.0.1:5432", "[::1]:6379" or "localhost:5432" (other hosts: through the proxy)`);
+        }
+      }
+      out.allowTcp = allowTcp;
+    }
     return out;
   }
 
@@ -228,6 +244,16 @@ export class DocValidator {
       envs,
     };
   }
+}
+
+/** "127.0.0.1:5432", "[::1]:6379", "localhost:5432" → host and port; anything else → undefined. */
+export function parseLoopbackAddress(entry: string): { host: string; port: number } | undefined {
+  const match = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost):(\d{1,5})$/.exec(entry);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  if (match[1]!.startsWith("127.") && match[1]!.split(".").some((octet) => Number(octet) > 255)) return undefined;
+  return { host: match[1]!, port };
 }
 
 function describe(value: unknown): string {

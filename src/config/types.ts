@@ -30,6 +30,12 @@ export interface BlindSettings {
   upstreamCa?: string;
   resolve: Record<string, string>;
   inspect: "bound" | "all";
+  /** Run the command in an OS sandbox (default true). */
+  sandbox: boolean;
+  /** "proxy": the sandbox's only way out is kz's proxy and the allow_tcp relays. */
+  network: "open" | "proxy";
+  /** Plain TCP destinations relayed in proxy mode ("127.0.0.1:5432"). */
+  allowTcp: string[];
 }
 
 export interface KzConfig {

@@ -8,16 +8,24 @@
 // Signals sent to kz are forwarded once; terminal-generated ones (^C, ^\) are not re-sent to a child
 // that shares our terminal, since the terminal already delivered them to it.
 
-import { ExitCode, KzError } from "../errors.ts";
+import { closeSync, readSync, writeSync } from "node:fs";
 import { Redactor } from "../resolve/redactor.ts";
 import { fdSink, isTerminal } from "../stdio.ts";
 import { exitStatusOf } from "./exit-status.ts";
+import { spawnError } from "./spawn-error.ts";
 
 export interface SpawnOptions {
   command: string[];
   env: Record<string, string>;
   /** Values to mask in the child's output (empty = no masking). */
   mask: { name: string; value: string }[];
+  /**
+   * The command is the sandbox's init (runner/sandbox/init.ts) wrapping the real one: signals go to it
+   * over a control socket on its fd 3, and `notStarted` explains an init that never reported ready.
+   */
+  sandbox?: { notStarted: () => Error };
+  /** The child runs in a session of its own: ^C from kz's terminal does not reach it, so forward it. */
+  detached?: boolean;
 }
 
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
@@ -39,21 +47,12 @@ async function relay(source: ReadableStream<Uint8Array>, sink: Bun.FileSink, red
   await sink.flush();
 }
 
-function spawnError(command: string, error: unknown): KzError {
-  const code = (error as NodeJS.ErrnoException).code ?? "";
-  if (code === "ENOENT" || /no such file|not found/i.test(String((error as Error).message))) {
-    return new KzError(`command not found: ${command}`, ExitCode.notFound);
-  }
-  if (code === "EACCES" || /permission denied/i.test(String((error as Error).message))) {
-    return new KzError(`permission denied: ${command} is not executable`, ExitCode.notExecutable);
-  }
-  return new KzError(`cannot start ${command}: ${(error as Error).message}`, ExitCode.notExecutable);
-}
-
 /** Runs the child to completion and returns the exit status kz should exit with. */
 export async function runChild(opts: SpawnOptions): Promise<number> {
   const mode = chooseMode(new Redactor(opts.mask).active);
-  const sharesTerminal = mode !== "pty" && (isTerminal(0) || isTerminal(1) || isTerminal(2));
+  const sharesTerminal = !opts.detached && mode !== "pty" && (isTerminal(0) || isTerminal(1) || isTerminal(2));
+  // fd 3 of the sandbox's init: a socket pair, kz's end carries signal names and reads "ready".
+  const control: ("pipe")[] = opts.sandbox ? ["pipe"] : [];
   const [file, ...args] = opts.command;
   const resolved = Bun.which(file!, { PATH: opts.env.PATH ?? "" }) ?? file!;
 
@@ -68,6 +67,7 @@ export async function runChild(opts: SpawnOptions): Promise<number> {
       outputDone = new Promise<void>((resolve) => (ptyClosed = resolve));
       proc = Bun.spawn([resolved, ...args], {
         env: opts.env,
+        ...(opts.sandbox ? { stdio: ["inherit", "inherit", "inherit", ...control] } : {}),
         terminal: {
           cols: process.stdout.columns || 80,
           rows: process.stdout.rows || 24,
@@ -95,22 +95,24 @@ export async function runChild(opts: SpawnOptions): Promise<number> {
         process.stdin.pause();
       };
     } else if (mode === "pipe") {
-      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdin: "inherit", stdout: "pipe", stderr: "pipe" });
+      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdio: ["inherit", "pipe", "pipe", ...control] });
       outputDone = Promise.all([
         relay(proc.stdout as ReadableStream<Uint8Array>, fdSink(1), new Redactor(opts.mask)),
         relay(proc.stderr as ReadableStream<Uint8Array>, fdSink(2), new Redactor(opts.mask)),
       ]);
     } else {
-      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdio: ["inherit", "inherit", "inherit"] });
+      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdio: ["inherit", "inherit", "inherit", ...control] });
     }
   } catch (error) {
     throw spawnError(file!, error);
   }
 
+  const controlFd = opts.sandbox ? (proc.stdio[3] as number) : undefined;
   const handlers = FORWARDED_SIGNALS.map((signal) => {
     const handler = () => {
       if (sharesTerminal && TERMINAL_SIGNALS.has(signal)) return;
-      proc.kill(signal);
+      if (controlFd !== undefined) sendControl(controlFd, signal);
+      else proc.kill(signal);
     };
     process.on(signal, handler);
     return () => process.off(signal, handler);
@@ -124,5 +126,29 @@ export async function runChild(opts: SpawnOptions): Promise<number> {
     restoreTerminal();
     proc.terminal?.close();
   }
+  if (controlFd !== undefined && !initWasReady(controlFd)) throw opts.sandbox!.notStarted();
   return exitStatusOf(proc.exitCode, proc.signalCode);
+}
+
+function sendControl(fd: number, signal: string): void {
+  try {
+    writeSync(fd, `${signal}\n`);
+  } catch {
+    // the init is gone; its exit is on its way
+  }
+}
+
+/** Whether the init said "ready" before it ended (bwrap that failed to set up never starts it). */
+function initWasReady(fd: number): boolean {
+  try {
+    const buffer = Buffer.alloc(16);
+    const n = readSync(fd, buffer);
+    return buffer.subarray(0, n).toString().startsWith("ready");
+  } catch {
+    return false;
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {}
+  }
 }

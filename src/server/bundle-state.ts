@@ -77,7 +77,7 @@ export async function loadBundleState(path: string, deps: BundleDeps): Promise<B
       files: [bundle.path],
       providers: bundle.providers,
       secrets: bundle.secrets,
-      blind: { upstreamCa: bundle.fetch.upstreamCa, resolve: bundle.fetch.resolve, inspect: "bound" },
+      blind: { upstreamCa: bundle.fetch.upstreamCa, resolve: bundle.fetch.resolve, inspect: "bound", sandbox: true, network: "open", allowTcp: [] },
       audit: { path: bundle.audit.path },
     },
     providers: new Map(),

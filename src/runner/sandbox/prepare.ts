@@ -1,0 +1,166 @@
+// "Wrap this command in a sandbox": picks the platform's mechanism (Linux: bubblewrap; macOS:
+// sandbox-exec), turns the policy into its arguments, starts the `network = "proxy"` relays, and gives
+// back the argv to spawn plus stop(), which closes the relays and removes the run's private folder and
+// any placeholder it had to create. When no mechanism works it throws one line saying what to install
+// or to pass --no-sandbox — a run is never silently unsandboxed.
+
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KzConfig } from "../../config/types.ts";
+import { ExitCode, KzError } from "../../errors.ts";
+import { bwrapArgs, probeBubblewrap } from "./bubblewrap.ts";
+import { kzPrivateDirs, sandboxPolicy, type SandboxPolicy } from "./policy.ts";
+import { listenUnixToTcp, type Listening } from "./relay.ts";
+import { seatbeltProfile } from "./seatbelt.ts";
+
+type Env = Record<string, string | undefined>;
+
+export type NetworkMode = "open" | "proxy";
+
+export interface TcpAllowance {
+  host: string;
+  port: number;
+}
+
+export interface SandboxRequest {
+  config: KzConfig;
+  env: Env;
+  cwd: string;
+  auditPath?: string;
+  network: NetworkMode;
+  /** The blind proxy's loopback port, reachable from inside in `proxy` mode. */
+  proxyPort?: number;
+  allowTcp: TcpAllowance[];
+  /** kz gives the command no pty of its own and shares the user's terminal: detach it (no TIOCSTI). */
+  newSession: boolean;
+  /** Called for each relayed `allow_tcp` connection (for the audit log). */
+  onTcp?: (destination: string) => void;
+  platform?: NodeJS.Platform;
+}
+
+export interface PreparedSandbox {
+  mechanism: "bubblewrap" | "sandbox-exec";
+  /** The argv to spawn in place of the command. */
+  command: string[];
+  /** The command runs under kz's init: signals go over fd 3 (see init.ts). */
+  usesInit: boolean;
+  policy: SandboxPolicy;
+  stop(): void;
+}
+
+export class SandboxError extends KzError {
+  constructor(message: string) {
+    super(message, ExitCode.sandbox);
+  }
+}
+
+/** How to start kz itself inside the sandbox (the compiled binary, or bun + main.ts from source). */
+function kzCommand(): string[] {
+  return Bun.main.startsWith("/$bunfs/") || Bun.main === process.execPath ? [process.execPath] : [process.execPath, Bun.main];
+}
+
+/** bwrap ignores the signals kz forwards through the init, so a terminal's ^C cannot kill it first. */
+function ignoringSignals(argv: string[]): string[] {
+  return ["/bin/sh", "-c", 'trap "" INT QUIT TERM HUP USR1 USR2; exec "$@"', "sh", ...argv];
+}
+
+/** kz's private folders must exist before the run: absent, the command could create (and plant) them. */
+function ensurePrivateDirs(env: Env): void {
+  for (const dir of kzPrivateDirs(env)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+function privateFolder(): string {
+  const dir = mkdtempSync(join(tmpdir(), "kz-sandbox-"));
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+/** An empty file nobody may read: bound over hidden files and over paths that must not be created. */
+function makePlaceholder(dir: string): string {
+  const path = join(dir, "hidden");
+  closeSync(openSync(path, "w", 0o000));
+  chmodSync(path, 0o000);
+  return path;
+}
+
+function loopbackListenHost(host: string): string {
+  return host === "localhost" ? "127.0.0.1" : host.replace(/^\[|\]$/g, "");
+}
+
+export function prepareSandbox(request: SandboxRequest, command: string[]): PreparedSandbox {
+  const platform = request.platform ?? process.platform;
+  if (platform === "darwin") return prepareSeatbelt(request, command);
+  if (platform !== "linux") {
+    throw new SandboxError(`the sandbox is not available on ${platform}; run with --no-sandbox to go without it (the command can then read kz's store)`);
+  }
+  const bwrap = Bun.which("bwrap", { PATH: request.env.PATH ?? "" });
+  if (!bwrap) {
+    throw new SandboxError(
+      "no sandbox: bubblewrap is not installed — install it (apt install bubblewrap / dnf install bubblewrap) or run with --no-sandbox",
+    );
+  }
+  ensurePrivateDirs(request.env);
+  const policy = sandboxPolicy({ config: request.config, env: request.env, auditPath: request.auditPath, cwd: request.cwd });
+  const dir = privateFolder();
+  const created = policy.noCreate.filter((p) => !existsSync(p));
+  const listening: Listening[] = [];
+  const stop = () => {
+    for (const l of listening) l.stop();
+    listening.length = 0;
+    removePlaceholders(created);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const placeholder = makePlaceholder(dir);
+    const relayArgs: string[] = [];
+    if (request.network === "proxy") {
+      if (request.proxyPort) {
+        const socket = join(dir, "proxy.sock");
+        listening.push(listenUnixToTcp(socket, "127.0.0.1", request.proxyPort));
+        relayArgs.push("--relay", `127.0.0.1:${request.proxyPort}=${socket}`);
+      }
+      request.allowTcp.forEach((allowed, i) => {
+        const socket = join(dir, `tcp-${i}.sock`);
+        const host = loopbackListenHost(allowed.host);
+        const destination = `${allowed.host}:${allowed.port}`;
+        listening.push(listenUnixToTcp(socket, host, allowed.port, () => request.onTcp?.(destination)));
+        relayArgs.push("--relay", `${host.includes(":") ? `[${host}]` : host}:${allowed.port}=${socket}`);
+      });
+    }
+    const inner = [...kzCommand(), "__sandbox-init", ...relayArgs, "--", ...command];
+    const args = bwrapArgs({ policy, placeholder, isolateNetwork: request.network === "proxy", newSession: request.newSession, cwd: request.cwd }, inner);
+    return { mechanism: "bubblewrap", command: ignoringSignals([bwrap, ...args]), usesInit: true, policy, stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+/** Removes the empty placeholders bwrap created as mount points for absent paths. */
+function removePlaceholders(paths: string[]): void {
+  for (const path of paths) {
+    try {
+      if (statSync(path).size === 0) rmSync(path, { force: true });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Why the sandbox failed to come up, for the one-line error after a bwrap that never started the command. */
+export function explainFailure(env: Env): string {
+  const reason = probeBubblewrap(Bun.which("bwrap", { PATH: env.PATH ?? "" }));
+  return reason
+    ? `no sandbox: ${reason} — on Ubuntu 24.04+ use the distribution's bubblewrap package (it carries the AppArmor profile user namespaces need), or run with --no-sandbox`
+    : "the sandbox did not start the command (see bwrap's message above)";
+}
+
+function prepareSeatbelt(request: SandboxRequest, command: string[]): PreparedSandbox {
+  const sandboxExec = "/usr/bin/sandbox-exec";
+  if (!existsSync(sandboxExec)) throw new SandboxError("no sandbox: /usr/bin/sandbox-exec is missing; run with --no-sandbox to go without it");
+  ensurePrivateDirs(request.env);
+  const policy = sandboxPolicy({ config: request.config, env: request.env, auditPath: request.auditPath, cwd: request.cwd });
+  const profile = seatbeltProfile({ policy, network: request.network, proxyPort: request.proxyPort, allowTcp: request.allowTcp });
+  return { mechanism: "sandbox-exec", command: [sandboxExec, "-p", profile, ...command], usesInit: false, policy, stop: () => {} };
+}
