@@ -11,8 +11,7 @@
 
 import { bindingProblem } from "../blind/hosts.ts";
 import { HttpError, serializeRequestHead } from "../blind/http1.ts";
-import { echoRewriter } from "../blind/rewrite/echo.ts";
-import { jsonEscape, percentEncode } from "../blind/rewrite/encode.ts";
+import { echoRewriter, longestEchoForm } from "../blind/rewrite/echo.ts";
 import { withHeader } from "../blind/rewrite/head.ts";
 import { isRefusal, planRequest } from "../blind/rewrite/plan.ts";
 import { TokenTable } from "../blind/tokens.ts";
@@ -129,13 +128,7 @@ function rewrittenRequest(dest: Destination, head: RequestHead, body: Buffer | n
 
 /** The longest form of any value the echo rewriter masks: how far past the limit a body is read. */
 function longestForm(secrets: readonly BlindSecret[], produced: ProducedForm[]): number {
-  let longest = 0;
-  for (const secret of secrets) {
-    const value = secret.value.reveal();
-    for (const form of [value, jsonEscape(value), percentEncode(value)]) longest = Math.max(longest, Buffer.byteLength(form));
-  }
-  for (const p of produced) longest = Math.max(longest, Buffer.byteLength(p.form.reveal()));
-  return longest;
+  return longestEchoForm(secrets, produced);
 }
 
 /** Errors whose messages are written for the caller (never a value in them); anything else is described by type only. */
@@ -218,7 +211,7 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   const margin = longestForm(table.secrets, request.produced);
   try {
     const raw = await pooledRoundTrip(state.upstreams, pin, { ...request, method: args.method }, limits.maxResponseBytes + margin, limits.fetchTimeoutMs);
-    return ok(buildFetchResult(raw, echoRewriter([...table.secrets], request.produced), limits.maxResponseBytes, margin));
+    return ok(buildFetchResult(raw, echoRewriter(table.secrets, request.produced), limits.maxResponseBytes, margin));
   } catch (error) {
     if (error instanceof TimedOut) return refuse(`fetch: ${dest.host} did not answer within ${error.ms} ms`);
     if (error instanceof UpstreamError || error instanceof RoundTripError || error instanceof HttpError || error instanceof FetchSettingsError) {
