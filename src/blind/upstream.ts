@@ -3,9 +3,13 @@
 // SNI and the hostname check set to the CONNECT host. `resolve` pins "host:port" to "addr:port" the way
 // curl --resolve does, so a name can be served from a local address (tests, split-horizon setups).
 // The trust store is built once per connector (one TLS context shared by every connection it opens).
+// Loopback names are dialled at one address, never raced across families (loopback.ts): a secret bound
+// to localhost must not reach whoever listens on [::1] when the service is on 127.0.0.1.
 
 import { createSecureContext, rootCertificates } from "node:tls";
+import { isIP } from "node:net";
 import { Conn, connHandlers } from "./conn.ts";
+import { loopbackDialHost, safeDialHost } from "./loopback.ts";
 import type { Destination } from "./types.ts";
 import type { Socket, SocketHandler, TLSOptions } from "bun";
 
@@ -38,17 +42,20 @@ const HTTP11_ALPN = Buffer.from("\x08http/1.1");
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const ignore = () => {};
 
-/** The address to dial for `dest`: its `resolve` pin, else its own host and port. */
+/**
+ * The address to dial for `dest`: its `resolve` pin, else its own host and port — with "localhost"
+ * (and *.localhost) as 127.0.0.1, whichever of the two names it.
+ */
 export function dialAddress(dest: Destination, resolve: Record<string, string> | undefined): { host: string; port: number } {
   const key = dest.host.includes(":") ? `[${dest.host}]:${dest.port}` : `${dest.host}:${dest.port}`;
   const pinned = resolve?.[key];
-  if (!pinned) return { host: dest.host, port: dest.port };
+  if (!pinned) return { host: loopbackDialHost(dest.host), port: dest.port };
   const colon = pinned.lastIndexOf(":");
   const port = Number(pinned.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new UpstreamError(`resolve pin for ${key} is not "addr:port": ${JSON.stringify(pinned)}`);
   }
-  return { host: pinned.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
+  return { host: loopbackDialHost(pinned.slice(0, colon).replace(/^\[(.*)\]$/, "$1")), port };
 }
 
 /**
@@ -158,30 +165,36 @@ export class UpstreamConnector {
           fail(`cannot connect to ${where}${host !== dest.host || port !== dest.port ? ` (pinned to ${host}:${port})` : ""}: ${code}`);
         },
       };
-      const open = (trust: Partial<TLSOptions> | undefined) =>
+      const open = (hostname: string, trust: Partial<TLSOptions> | undefined) =>
         Bun.connect<Conn>({
-          hostname: host,
+          hostname,
           port,
           data: conn,
           allowHalfOpen: true,
           socket: handlers,
           tls: terminateTls ? { ...trust, serverName: dest.host, ALPNProtocols: HTTP11_ALPN, rejectUnauthorized: true } : undefined,
         });
-      try {
-        open(this.#trust).catch(ignore); // failures are reported through connectError above
-      } catch (error) {
-        if (!terminateTls || !this.#fallbackTrust || (error as { code?: string }).code !== "ERR_INVALID_ARG_TYPE") {
-          return fail(`cannot connect to ${where}: ${(error as Error).message}`);
-        }
-        // This Bun does not take a shared secure context: use the certificate list from now on.
-        this.#trust = this.#fallbackTrust;
-        this.#fallbackTrust = undefined;
+      const start = (hostname: string) => {
         try {
-          open(this.#trust).catch(ignore);
-        } catch (again) {
-          fail(`cannot connect to ${where}: ${(again as Error).message}`);
+          open(hostname, this.#trust).catch(ignore); // failures are reported through connectError above
+        } catch (error) {
+          if (!terminateTls || !this.#fallbackTrust || (error as { code?: string }).code !== "ERR_INVALID_ARG_TYPE") {
+            return fail(`cannot connect to ${where}: ${(error as Error).message}`);
+          }
+          // This Bun does not take a shared secure context: use the certificate list from now on.
+          this.#trust = this.#fallbackTrust;
+          this.#fallbackTrust = undefined;
+          try {
+            open(hostname, this.#trust).catch(ignore);
+          } catch (again) {
+            fail(`cannot connect to ${where}: ${(again as Error).message}`);
+          }
         }
-      }
+      };
+      // An IP literal (the common case: pins, loopback) is dialled at once; a name is looked up first, so
+      // that one resolving to loopback is dialled at one address (loopback.ts).
+      if (isIP(host) !== 0) start(host);
+      else safeDialHost(host).then((hostname) => !settled && start(hostname), () => !settled && start(host));
     });
     opened.catch(ignore);
     return { opened, ready };

@@ -8,6 +8,7 @@
 // second lookup (DNS rebinding) cannot swap it.
 
 import { lookup } from "node:dns/promises";
+import { pickAddress } from "../blind/loopback.ts";
 import { isIP } from "node:net";
 
 /** Why an address is not public, or undefined when it is. */
@@ -103,7 +104,8 @@ export type AddressCheck = { ok: true; address: string } | { ok: false; reason: 
 
 /**
  * The address to dial for `host` (an IP literal or a name), checked. Every address a name resolves to
- * must pass, so a name cannot smuggle a private address in beside a public one; the first is returned.
+ * must pass, so a name cannot smuggle a private address in beside a public one; the first is returned
+ * (the first IPv4 loopback one when the name has a loopback address: see blind/loopback.ts).
  */
 export async function checkedAddress(host: string, allowPrivate: boolean, resolve: Lookup = systemLookup): Promise<AddressCheck> {
   const literal = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
@@ -127,5 +129,6 @@ export async function checkedAddress(host: string, allowPrivate: boolean, resolv
       }
     }
   }
-  return { ok: true, address: addresses[0]! };
+  // A name with a loopback address is dialled at its IPv4 loopback one, never raced across families.
+  return { ok: true, address: pickAddress(addresses)! };
 }
