@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real clients and tools kz's end-to-end tests drive, from Debian's packages, when they
-# are missing: curl, openssl, Python requests/httpx, script(1). Needs root for apt-get; otherwise it
-# only says what is missing.
+# are missing: curl, openssl, Python requests/httpx, bubblewrap (the blind sandbox). Needs root for
+# apt-get; otherwise it only says what is missing.
 set -euo pipefail
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 /usr/bin/python3 -c "import requests" >/dev/null 2>&1 || missing+=(python3-requests)
 /usr/bin/python3 -c "import httpx" >/dev/null 2>&1 || missing+=(python3-httpx)
 [ "${#missing[@]}" -eq 0 ] && exit 0

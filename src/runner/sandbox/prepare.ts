@@ -6,7 +6,7 @@
 
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { KzConfig } from "../../config/types.ts";
 import { ExitCode, KzError } from "../../errors.ts";
 import { bwrapArgs, probeBubblewrap } from "./bubblewrap.ts";
@@ -65,9 +65,16 @@ function ignoringSignals(argv: string[]): string[] {
   return ["/bin/sh", "-c", 'trap "" INT QUIT TERM HUP USR1 USR2; exec "$@"', "sh", ...argv];
 }
 
-/** kz's private folders must exist before the run: absent, the command could create (and plant) them. */
-function ensurePrivateDirs(env: Env): void {
+/**
+ * kz's private folders and the audit log must exist before the run: absent, the command could create
+ * (and plant) them, and only an existing path can be mounted read-only.
+ */
+function ensurePrivatePaths(env: Env, auditPath: string | undefined): void {
   for (const dir of kzPrivateDirs(env)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (auditPath) {
+    mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
+    closeSync(openSync(auditPath, "a", 0o600));
+  }
 }
 
 function privateFolder(): string {
@@ -100,7 +107,7 @@ export function prepareSandbox(request: SandboxRequest, command: string[]): Prep
       "no sandbox: bubblewrap is not installed — install it (apt install bubblewrap / dnf install bubblewrap) or run with --no-sandbox",
     );
   }
-  ensurePrivateDirs(request.env);
+  ensurePrivatePaths(request.env, request.auditPath);
   const policy = sandboxPolicy({ config: request.config, env: request.env, auditPath: request.auditPath, cwd: request.cwd });
   const dir = privateFolder();
   const created = policy.noCreate.filter((p) => !existsSync(p));
@@ -159,7 +166,7 @@ export function explainFailure(env: Env): string {
 function prepareSeatbelt(request: SandboxRequest, command: string[]): PreparedSandbox {
   const sandboxExec = "/usr/bin/sandbox-exec";
   if (!existsSync(sandboxExec)) throw new SandboxError("no sandbox: /usr/bin/sandbox-exec is missing; run with --no-sandbox to go without it");
-  ensurePrivateDirs(request.env);
+  ensurePrivatePaths(request.env, request.auditPath);
   const policy = sandboxPolicy({ config: request.config, env: request.env, auditPath: request.auditPath, cwd: request.cwd });
   const profile = seatbeltProfile({ policy, network: request.network, proxyPort: request.proxyPort, allowTcp: request.allowTcp });
   return { mechanism: "sandbox-exec", command: [sandboxExec, "-p", profile, ...command], usesInit: false, policy, stop: () => {} };

@@ -1,0 +1,169 @@
+// The blind sandbox against an agent with a shell, end to end: the compiled kz and the agent run as an
+// ordinary user (root reads everything, so a root test proves nothing), a recording HTTPS upstream is
+// the bound host, and a hostile agent script (test/e2e/fixtures/hostile-agent.sh + .py) tries every way
+// to a real value — ask kz, read the store, the key and every backend's credential files, read kz's
+// process, rewrite the config, plant an override, forge the audit log — and keeps what it gets. No
+// value may be in what it kept; the bound call must still carry the real value.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { ordinaryAccount, UserBox } from "../helpers/ordinary-user.ts";
+import { startHttpsUpstream, type HttpsUpstream } from "../servers/https-upstream.ts";
+
+const LOCAL_VALUE = "sk-fake-sandbox-local-0000000001";
+const ENV_VALUE = "fake-sandbox-env-source-00000002";
+const FILE_VALUE = "fake-sandbox-file-source-0000003";
+const VAULT_TOKEN = "hvs.fake-sandbox-vault-token-0004";
+const AWS_SECRET = "fakeSandboxAwsSecretKey000000000000000005";
+const OP_SESSION = "fake-sandbox-op-session-000000006";
+const KZ_IDENTITY = "fake.sandbox.identity-token-0007";
+const API = "api.example.test";
+
+const account = ordinaryAccount();
+const skip = typeof account === "string";
+if (skip) console.warn(`skipping sandbox isolation tests: ${account}`);
+const hasBwrap = Bun.which("bwrap") !== null;
+if (!hasBwrap) console.warn("skipping sandbox isolation tests: bubblewrap (bwrap) is not installed");
+
+let box: UserBox;
+let upstream: HttpsUpstream;
+let auditLog: string;
+
+function readTree(dir: string): Buffer[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? readTree(path) : [readFileSync(path)];
+  });
+}
+
+/** Every secret value, credential file content and kz key that must stay out of the agent's hands. */
+function forbidden(): string[] {
+  const keys = [".config/keyzero/local.key", ".config/keyzero/audit.key"].map((p) => join(box.home, p)).filter(existsSync);
+  return [LOCAL_VALUE, ENV_VALUE, FILE_VALUE, VAULT_TOKEN, AWS_SECRET, OP_SESSION, KZ_IDENTITY, ...keys.map((k) => readFileSync(k, "utf8").trim())];
+}
+
+function expectNothingLeaked(what: Buffer[]): void {
+  for (const value of forbidden()) for (const b of what) expect(b.includes(value)).toBe(false);
+}
+
+beforeAll(async () => {
+  if (skip || !hasBwrap) return;
+  upstream = await startHttpsUpstream({ hostnames: [API] });
+  box = new UserBox(account as Exclude<typeof account, string>);
+  copyFileSync(upstream.caFile, join(box.home, "upstream-ca.pem"));
+  box.write(".vault-token", VAULT_TOKEN);
+  box.write(".aws/credentials", `[default]\naws_access_key_id = AKIAFAKESANDBOX00001\naws_secret_access_key = ${AWS_SECRET}\n`);
+  box.write(".config/op/config", JSON.stringify({ sessions: { fake: OP_SESSION } }));
+  box.write("kz-identity-token", KZ_IDENTITY);
+  box.write("project/secrets/file-key.txt", `${FILE_VALUE}\n`);
+  box.write("project/hostile-agent.sh", readFileSync(join(import.meta.dir, "fixtures/hostile-agent.sh"), "utf8"), 0o755);
+  box.write("project/hostile-agent.py", readFileSync(join(import.meta.dir, "fixtures/hostile-agent.py"), "utf8"), 0o644);
+  box.write(
+    "project/.keyzero.toml",
+    `[blind]
+upstream_ca = "../upstream-ca.pem"
+resolve = { "${API}:443" = "127.0.0.1:${upstream.port}" }
+
+[providers.kz]
+url = "http://127.0.0.1:9"
+token_file = "../kz-identity-token"
+
+[secrets]
+LOCAL_KEY = { provider = "local", hosts = ["${API}"] }
+FROM_ENV = { provider = "env", ref = "SOURCE_VAR", hosts = ["${API}"] }
+FILE_KEY = { provider = "file", ref = "secrets/file-key.txt", hosts = ["${API}"] }
+`,
+    0o644,
+  );
+  await box.put("LOCAL_KEY", LOCAL_VALUE);
+  auditLog = join(box.home, ".local/state/keyzero/audit.jsonl");
+  await box.kz(["allow"]); // approve the bindings where approval exists
+});
+
+afterAll(() => {
+  upstream?.stop();
+  box?.cleanup();
+});
+
+describe.skipIf(skip || !hasBwrap)("kz run --blind: an agent with a shell inside the sandbox", () => {
+  test("gets no value, no credential file and no key, cannot change the config or the audit log — and its bound call works", async () => {
+    const config = readFileSync(join(box.project, ".keyzero.toml"));
+    const before = upstream.requests.length;
+    const r = await box.kz(["run", "--blind", "--", "sh", "./hostile-agent.sh"], {
+      env: { SOURCE_VAR: ENV_VALUE, AUDIT_LOG: auditLog, AGENT_PY: "./hostile-agent.py", BOUND_HOST: API },
+    });
+    expect(r.stderr).not.toContain("internal error");
+    if (r.code !== 42) console.error(r.stderr);
+    expect(r.code).toBe(42); // the agent's own exit status came through
+
+    // The agent really ran each step (so an empty loot proves something).
+    const loot = join(box.project, "loot");
+    expect(readFileSync(join(loot, "curl.out"), "utf8")).toContain("curl=0");
+    expect(readFileSync(join(loot, "writes.out"), "utf8")).toMatch(/Read-only file system|Permission denied|busy/);
+    expect(readFileSync(join(loot, "files.out"), "utf8")).toContain("Permission denied");
+    expect(readFileSync(join(loot, "proc.out"), "utf8")).toContain("__sandbox-init"); // it saw its sandbox's processes, no more
+
+    expectNothingLeaked(readTree(loot));
+    expectNothingLeaked([Buffer.from(r.stdout), Buffer.from(r.stderr)]);
+
+    // The bound call carried the real value.
+    const seen = upstream.requests.slice(before);
+    expect(seen.some((q) => q.headers.authorization === `Bearer ${LOCAL_VALUE}`)).toBe(true);
+
+    // Nothing it wrote stuck: config unchanged, no override planted, audit log intact and verifiable.
+    expect(readFileSync(join(box.project, ".keyzero.toml")).equals(config)).toBe(true);
+    expect(existsSync(join(box.project, ".keyzero.local.toml"))).toBe(false);
+    expect(existsSync(join(box.project, "moved.toml"))).toBe(false);
+    expect(readFileSync(auditLog, "utf8")).not.toContain("forged");
+    expect(readFileSync(auditLog, "utf8")).toContain("blind.swap");
+    const verify = await box.kz(["audit", "verify", auditLog]);
+    expect(verify.code).toBe(0);
+  });
+
+  test("kz run --sandbox: a plain run's command gets its values but not the rest of the store", async () => {
+    const r = await box.kz(["run", "--sandbox", "--no-masking", "--only", "LOCAL_KEY", "--", "sh", "-c", 'echo "v=$LOCAL_KEY"; cat ~/.config/keyzero/local.key ~/.vault-token secrets/file-key.txt 2>&1; true'], {
+      env: { SOURCE_VAR: ENV_VALUE },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`v=${LOCAL_VALUE}`);
+    expect(r.stdout).toContain("Permission denied");
+    for (const value of [FILE_VALUE, VAULT_TOKEN]) expect(r.stdout).not.toContain(value);
+  });
+
+  test("--no-sandbox warns once, and kz's own environment and memory stay closed to the command", async () => {
+    const read = `for f in environ mem; do cat /proc/$PPID/$f >/dev/null 2>&1 && echo "read $f" || echo "denied $f"; done`;
+    const r = await box.kz(["run", "--blind", "--no-sandbox", "--", "sh", "-c", read], { env: { SOURCE_VAR: ENV_VALUE } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("denied environ");
+    expect(r.stdout).toContain("denied mem");
+    expect(r.stderr.match(/WITHOUT the sandbox/g)?.length).toBe(1);
+  });
+
+  test("no sandbox mechanism: refuses with one line and exit 5, nothing started", async () => {
+    const marker = join(box.project, "started-without-sandbox");
+    const r = await box.kz(["run", "--blind", "--", "/usr/bin/touch", marker], { env: { SOURCE_VAR: ENV_VALUE, PATH: box.dir } });
+    expect(r.code).toBe(5);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("bubblewrap");
+    expect(r.stderr).toContain("--no-sandbox");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("signals pass through the sandbox's init, and the exit status is the command's", async () => {
+    const ready = join(box.project, "sig-ready");
+    const proc = Bun.spawn(
+      [...box.account.prefix, box.kzPath, "run", "--blind", "--", "sh", "-c", `trap 'exit 9' TERM; touch ${ready}; while :; do sleep 0.05; done`],
+      { cwd: box.project, env: { ...box.env, SOURCE_VAR: ENV_VALUE }, stdout: "ignore", stderr: "ignore" },
+    );
+    while (!existsSync(ready)) await Bun.sleep(20);
+    // setpriv execs kz, so proc.pid is kz's own pid.
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(9);
+    const killed = await box.kz(["run", "--blind", "--", "sh", "-c", "kill -KILL $$"], { env: { SOURCE_VAR: ENV_VALUE } });
+    expect(killed.code).toBe(137);
+    const missing = await box.kz(["run", "--blind", "--", "no-such-command-kz"], { env: { SOURCE_VAR: ENV_VALUE } });
+    expect(missing.code).toBe(127);
+  });
+});
