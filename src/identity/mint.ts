@@ -4,7 +4,9 @@
 // the verified token of the agent that asked for it (the parent) and can never reach further than it: the
 // same `sub` and identity claims (so the same policies apply), secrets limited to the requested ones and,
 // if the parent was itself scoped, to the parent's scope; it expires no later than the parent and within
-// the server's TTL cap, and its audience is one this server accepts.
+// the server's TTL cap, and its audience is one this server accepts. It also carries its ancestry — the
+// jtis of the tokens it descends from, root first, at most MAX_MINT_DEPTH — so that revoking any ancestor
+// refuses it at once (the verifier checks every one on every request), and a deeper mint is refused.
 
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -28,6 +30,11 @@ import type { KeyResolver } from "./jwks.ts";
 export const SCOPE_CLAIM = "kz_scope";
 /** Claim naming the token a minted token was derived from: `{ iss, sub, jti? }`. */
 export const PARENT_CLAIM = "kz_parent";
+/** Claim listing the jtis of a minted token's ancestors, root first (its parent's last). */
+export const ANCESTRY_CLAIM = "kz_ancestry";
+/** The most ancestors a minted token may have: a mint that would go deeper is refused. */
+export const MAX_MINT_DEPTH = 8;
+const MAX_JTI_LENGTH = 256;
 /** `typ` header of minted tokens; the verifier requires it, so no other JWT can pass for one. */
 export const MINTED_TOKEN_TYPE = "kz+jwt";
 export const MINT_ALGORITHM = "ES256";
@@ -81,6 +88,29 @@ export function scopeAllows(claims: JWTPayload, secret: string): boolean {
   return (claims[SCOPE_CLAIM] as TokenScope).secrets.includes(secret);
 }
 
+// ---------------------------------------------------------------- ancestry
+
+/** Why the claims' ancestry claim is malformed, or undefined when it is absent or well-formed. */
+export function ancestryClaimProblem(claims: JWTPayload): string | undefined {
+  if (!Object.hasOwn(claims, ANCESTRY_CLAIM)) return undefined;
+  const value = claims[ANCESTRY_CLAIM];
+  if (!Array.isArray(value) || value.length > MAX_MINT_DEPTH) return `${ANCESTRY_CLAIM} claim must be a list of at most ${MAX_MINT_DEPTH} token ids`;
+  if (value.some((jti) => typeof jti !== "string" || jti === "" || jti.length > MAX_JTI_LENGTH)) return `${ANCESTRY_CLAIM} claim must list token ids (non-empty strings)`;
+  return undefined;
+}
+
+/** The jtis a token descends from (root first); empty when it carries none. Assumes a verified claim. */
+export function ancestryOf(claims: JWTPayload): string[] {
+  const value = claims[ANCESTRY_CLAIM];
+  return Array.isArray(value) ? value.filter((jti): jti is string => typeof jti === "string") : [];
+}
+
+/** Every jti whose revocation refuses this token: its ancestors' and its own. */
+export function revocationIds(claims: JWTPayload): string[] {
+  const ids = ancestryOf(claims);
+  return typeof claims.jti === "string" ? [...ids, claims.jti] : ids;
+}
+
 // ---------------------------------------------------------------- minter
 
 /** A mint request the server must refuse; the message is safe to return to the caller. */
@@ -126,6 +156,8 @@ export interface MintedToken {
   expiresAt: number;
   scope: TokenScope;
   audience: string[];
+  /** The jtis of its ancestors, root first. */
+  ancestry: string[];
 }
 
 export interface TokenMinter {
@@ -264,6 +296,12 @@ export async function createMinter(options: MinterOptions): Promise<TokenMinter>
       }
     }
 
+    // Ancestry: the parent's own (when this server minted it, so the claim is ours) plus the parent's jti.
+    const ancestry = [...(parent.iss === issuer ? ancestryOf(parent) : []), ...(typeof parent.jti === "string" ? [parent.jti] : [])];
+    if (ancestry.length > MAX_MINT_DEPTH) {
+      throw new MintError(`the caller's token is ${MAX_MINT_DEPTH} mints deep already; a minted token may have at most ${MAX_MINT_DEPTH} ancestors`);
+    }
+
     const jti = randomBytes(16).toString("base64url");
     const parentRef = {
       iss: parent.iss,
@@ -274,6 +312,7 @@ export async function createMinter(options: MinterOptions): Promise<TokenMinter>
       ...inheritedClaims(parent),
       [SCOPE_CLAIM]: { secrets: granted },
       [PARENT_CLAIM]: parentRef,
+      [ANCESTRY_CLAIM]: ancestry,
     })
       .setProtectedHeader({ alg: MINT_ALGORITHM, kid, typ: MINTED_TOKEN_TYPE })
       .setIssuer(issuer)
@@ -283,7 +322,7 @@ export async function createMinter(options: MinterOptions): Promise<TokenMinter>
       .setExpirationTime(expiresAt)
       .setJti(jti)
       .sign(privateKey);
-    return { token, jti, sub: parent.sub, expiresAt, scope: { secrets: granted }, audience: [...tokenAudience] };
+    return { token, jti, sub: parent.sub, expiresAt, scope: { secrets: granted }, audience: [...tokenAudience], ancestry };
   }
 
   return { name, issuer, audience, maxTtlSeconds, jwks, getKey, mint };

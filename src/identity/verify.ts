@@ -21,7 +21,7 @@ import {
   type KeyResolver,
   type RemoteJwksOptions,
 } from "./jwks.ts";
-import { MINT_ALGORITHM, MINTED_TOKEN_TYPE, scopeClaimProblem, type TokenMinter } from "./mint.ts";
+import { ancestryClaimProblem, MINT_ALGORITHM, MINTED_TOKEN_TYPE, revocationIds, scopeClaimProblem, type TokenMinter } from "./mint.ts";
 import { applyPreset } from "./presets.ts";
 import { MAX_CLOCK_TOLERANCE_SECONDS, type RevocationStore } from "./revocation.ts";
 import { DEFAULT_VERIFY_CACHE, VerifyCache, type VerifiedToken, type VerifyCacheOptions } from "./verify-cache.ts";
@@ -345,7 +345,7 @@ export async function createVerifier(issuers: readonly IssuerConfig[], options: 
       return explain(err, issuer, header);
     }
 
-    const scopeProblem = scopeClaimProblem(verified);
+    const scopeProblem = scopeClaimProblem(verified) ?? ancestryClaimProblem(verified);
     if (scopeProblem) return failure("invalid_claim", scopeProblem);
     const accepted: VerifiedToken = { issuer: issuer.name, claims: verified };
     cache?.put(token, accepted, issuer.clockTolerance, now());
@@ -357,15 +357,20 @@ export async function createVerifier(issuers: readonly IssuerConfig[], options: 
     const verified = cached ?? (await verifyInFull(token));
     if ("ok" in verified) return verified;
     const claims = verified.claims as JWTPayload;
-    if (typeof claims.jti === "string" && options.revocations) {
-      let revoked: boolean;
-      try {
-        const answer = options.revocations.isRevoked(claims.jti);
-        revoked = typeof answer === "boolean" ? answer : await answer;
-      } catch {
-        return failure("revocation_unavailable", "cannot check whether the token was revoked", 503);
+    if (options.revocations) {
+      // The token's own jti and every ancestor's: revoking a token refuses all it minted, at any depth.
+      // Checked on cache hits too, so a revocation takes effect on the very next request.
+      const ids = revocationIds(claims);
+      for (let i = ids.length - 1; i >= 0; i--) {
+        let revoked: boolean;
+        try {
+          const answer = options.revocations.isRevoked(ids[i]!);
+          revoked = typeof answer === "boolean" ? answer : await answer;
+        } catch {
+          return failure("revocation_unavailable", "cannot check whether the token was revoked", 503);
+        }
+        if (revoked) return failure("token_revoked", i === ids.length - 1 && ids[i] === claims.jti ? "token has been revoked" : "token has been revoked (a token it was minted from was revoked)");
       }
-      if (revoked) return failure("token_revoked", "token has been revoked");
     }
     return { ok: true, issuer: verified.issuer, claims };
   }

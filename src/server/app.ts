@@ -41,6 +41,20 @@ function errorResponse(c: Context, error: AccessError, metrics: Metrics): Respon
   return c.json({ error: { code: error.code, message: error.message } }, error.status, headers);
 }
 
+/**
+ * Whether `caller` may revoke the minted token with `target` claims: the token itself, or its direct parent
+ * — the very token it was minted from, matched by jti and issuer, never just by the same sub/iss (a
+ * sibling minted from the same identity may not revoke another's child). A parent without a jti cannot
+ * be told from its siblings, so what it minted can be revoked only by the minted token itself.
+ */
+export function mayRevoke(caller: CallerIdentity, target: Record<string, unknown>, minterName: string): boolean {
+  const callerJti = caller.claims.jti;
+  if (typeof callerJti !== "string" || callerJti === "") return false;
+  if (caller.issuer === minterName && callerJti === target.jti) return true;
+  const parent = target.kz_parent as { iss?: unknown; jti?: unknown } | undefined;
+  return typeof parent === "object" && parent !== null && parent.jti === callerJti && parent.iss === caller.claims.iss;
+}
+
 export function createApp(deps: AppDeps): Hono<Env> {
   const { access, metrics } = deps;
   const app = new Hono<Env>();
@@ -156,6 +170,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       subject: minted.sub,
       secrets: minted.scope.secrets,
       expires_at: new Date(minted.expiresAt * 1000).toISOString(),
+      ancestry: minted.ancestry,
       decisions,
       client: c.env.client,
     });
@@ -183,12 +198,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
       throw new AccessError(400, "invalid_request", "only tokens minted by this server (POST /v1/tokens) can be revoked here");
     }
     const caller = c.get("identity");
-    const parent = target.claims.kz_parent as { iss?: unknown; sub?: unknown } | undefined;
-    const isParent = parent?.sub === caller.subject && parent?.iss === caller.claims.iss;
-    const isSelf = caller.claims.jti === target.claims.jti && caller.issuer === deps.minter.name;
-    if (!isParent && !isSelf) throw new AccessError(403, "denied", "only the identity that minted a token (or the token itself) may revoke it");
+    if (!mayRevoke(caller, target.claims, deps.minter.name)) {
+      throw new AccessError(403, "denied", "only the token that minted it (its direct parent, by jti) or the token itself may revoke a token");
+    }
     await deps.revocations.revoke(target.claims.jti, target.claims.exp);
-    deps.audit.append({ event: "token.revoke", jti: target.claims.jti, subject: String(target.claims.sub ?? ""), by: caller.subject, client: c.env.client });
+    deps.audit.append({ event: "token.revoke", jti: target.claims.jti, subject: String(target.claims.sub ?? ""), by: caller.subject, by_jti: String(caller.claims.jti), client: c.env.client });
     return c.json({ revoked: true, jti: target.claims.jti });
   });
 

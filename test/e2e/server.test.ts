@@ -1,6 +1,6 @@
 // `kz server start` end to end: the real binary on an ephemeral port, identity tokens minted here with
 // jose, decisions from the seed's policies, every way a token can be wrong, body limits, the one endpoint
-// that returns a value, scoped tokens, metrics, the hash-chained audit log and reloads.
+// that returns a value, scoped tokens, metrics, the keyed audit chain and reloads.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -238,7 +238,7 @@ describe("resolve", () => {
 
 describe("scoped tokens", () => {
   test("a minted token carries only the granted secrets and can be revoked by its parent", async () => {
-    const parent = await token({ service: "support-agent", sub: "lead-agent" });
+    const parent = await token({ service: "support-agent", sub: "lead-agent", jti: "lead-agent-1" });
     const denied = await server.post("/v1/tokens", { secrets: ["DB_PROD"] }, parent);
     expect(denied.status).toBe(403);
     const minted = await server.post("/v1/tokens", { secrets: ["ZENDESK_KEY"], ttl_seconds: 120 }, parent);
@@ -255,8 +255,11 @@ describe("scoped tokens", () => {
     const outside = await server.post("/v1/decide", { secret: "SHARED" }, child);
     expect(((await outside.json()) as any).reason).toContain("scope");
 
-    const stranger = await server.post("/v1/tokens/revoke", { token: child }, await token({ sub: "someone-else" }));
+    const stranger = await server.post("/v1/tokens/revoke", { token: child }, await token({ sub: "someone-else", jti: "someone-else-1" }));
     expect(stranger.status).toBe(403);
+    // The same identity with another token (another jti) is not the parent either (test/e2e/revocation.test.ts).
+    const twin = await server.post("/v1/tokens/revoke", { token: child }, await token({ service: "support-agent", sub: "lead-agent", jti: "lead-agent-2" }));
+    expect(twin.status).toBe(403);
     const revoke = await server.post("/v1/tokens/revoke", { token: child }, parent);
     expect(revoke.status).toBe(200);
     const after = await server.post("/v1/resolve", { secret: "ZENDESK_KEY" }, child);

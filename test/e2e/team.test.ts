@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Sandbox, type KzResult } from "../helpers/kz.ts";
 import { identityKey, identityToken, ServerProcess, writeIssuer, type IdentityKey } from "../helpers/server.ts";
 import { startHttpsUpstream, type HttpsUpstream } from "../servers/https-upstream.ts";
+import { readAuditKey } from "../../src/audit/key.ts";
 
 const DB_PROD = "fake-team-db-prod-pass-0001";
 const API_KEY = "sk-fake-team-api-key-000000000002";
@@ -223,7 +224,9 @@ describe("the server's audit log", () => {
       action: "resolve",
       effect: "deny",
     });
-    const r = await box.kz(["audit", "verify", log]);
-    expect(r).toEqual({ code: 0, stdout: `${log}: ${records.length} records, chain intact\n`, stderr: "" });
+    // The server's chain key sits beside its log; the agent's own (local) key does not verify it.
+    const keyFile = join(serverDir, "audit.key");
+    const r = await box.kz(["audit", "verify", log, "--key", keyFile]);
+    expect(r).toEqual({ code: 0, stdout: `${log}: ${records.length} records, chain intact (keyed, key ${readAuditKey(keyFile).id})\n`, stderr: "" });
   });
 });
