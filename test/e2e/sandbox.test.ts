@@ -166,4 +166,59 @@ describe.skipIf(skip || !hasBwrap)("kz run --blind: an agent with a shell inside
     const missing = await box.kz(["run", "--blind", "--", "no-such-command-kz"], { env: { SOURCE_VAR: ENV_VALUE } });
     expect(missing.code).toBe(127);
   });
+
+  test("--network proxy: a direct connection fails and is never seen; allow_tcp relays and is audited; the bound call works", async () => {
+    let seenOutside = 0;
+    const outside = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => void (seenOutside++, socket.end("outside")), data: () => {} } });
+    const echo = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: (socket, data) => void socket.end(`pong:${data}`) } });
+    try {
+      box.write(
+        "net/.keyzero.toml",
+        `[blind]
+upstream_ca = "../upstream-ca.pem"
+resolve = { "${API}:443" = "127.0.0.1:${upstream.port}" }
+network = "proxy"
+allow_tcp = ["127.0.0.1:${echo.port}"]
+
+[secrets]
+LOCAL_KEY = { provider = "local", hosts = ["${API}"] }
+`,
+        0o644,
+      );
+      const cwd = join(box.home, "net");
+      await box.kz(["allow"], { cwd });
+      const agent = `
+import socket, subprocess, os
+def attempt(port, send):
+    try:
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.sendall(send)
+        return "connected:" + c.recv(100).decode()
+    except OSError as e:
+        return "failed:" + type(e).__name__
+print("direct=" + attempt(${outside.port}, b"x"))
+print("tcp=" + attempt(${echo.port}, b"ping"))
+r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer " + os.environ["LOCAL_KEY"], "https://${API}/echo"], capture_output=True, text=True)
+print("curl=" + r.stdout)
+`;
+      const before = upstream.requests.length;
+      const r = await box.kz(["run", "--blind", "--", "/usr/bin/python3", "-c", agent], { cwd });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("direct=failed:");
+      expect(r.stdout).toContain("tcp=connected:pong:ping");
+      expect(r.stdout).toContain("curl=200");
+      expect(seenOutside).toBe(0);
+      expect(upstream.requests.slice(before).some((q) => q.headers.authorization === `Bearer ${LOCAL_VALUE}`)).toBe(true);
+      const records = readFileSync(auditLog, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+      expect(records.some((rec) => rec.event === "blind.tcp" && rec.host === `127.0.0.1:${echo.port}`)).toBe(true);
+
+      // The same agent with the network open reaches the outside listener: the test can tell the difference.
+      const open = await box.kz(["run", "--blind", "--network", "open", "--", "/usr/bin/python3", "-c", agent], { cwd });
+      expect(open.stdout).toContain("direct=connected:outside");
+      expect(seenOutside).toBe(1);
+    } finally {
+      outside.stop(true);
+      echo.stop(true);
+    }
+  });
 });
