@@ -221,4 +221,24 @@ print("curl=" + r.stdout)
       echo.stop(true);
     }
   });
+
+  test("on the user's terminal, the sandboxed command cannot push keystrokes into it (TIOCSTI)", async () => {
+    // Ordinary user only: root may TIOCSTI into any terminal (CAP_SYS_ADMIN).
+    const inject = `import fcntl, termios
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b"X")
+    print("injected")
+except OSError as e:
+    print("refused", e.errno)`;
+    let screen = "";
+    const proc = Bun.spawn([...box.account.prefix, box.kzPath, "run", "--blind", "--no-masking", "--", "/usr/bin/python3", "-c", inject], {
+      cwd: box.project,
+      env: { ...box.env, SOURCE_VAR: ENV_VALUE, TERM: "xterm" },
+      terminal: { cols: 80, rows: 24, data: (_t, data) => void (screen += new TextDecoder().decode(data)) },
+    });
+    expect(await proc.exited).toBe(0);
+    proc.terminal?.close();
+    expect(screen).toContain("refused");
+    expect(screen).not.toContain("injected");
+  });
 });
