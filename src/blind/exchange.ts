@@ -2,9 +2,13 @@
 // intercepted CONNECT tunnel (TLS terminated, one fixed destination) or for absolute-form plain http
 // requests. For each request: check it is headed where the tunnel says, ask the policy for a plan,
 // refuse (403) or forward the rewritten head with correct framing, then stream the response back through
-// the response rewriter as it arrives. Keep-alive on both legs; a 101 turns the pair into a raw relay.
+// the response rewriter as it arrives. Keep-alive on both legs. Requests ask for uncompressed responses
+// (echo-safe.ts); one compressed anyway is decoded and masked (masked-relay.ts); after a 101 the
+// server's bytes are still masked (WebSocket frames frame by frame), the client's copied as they are.
 
-import { Conn, relay } from "./conn.ts";
+import { Conn } from "./conn.ts";
+import { decodedResponseHead, decompressor, echoSafeRequestHead, responseCoding } from "./echo-safe.ts";
+import { relayDecoded, relayUpgraded, upgradeMasker } from "./masked-relay.ts";
 import {
   type BodyDecoder,
   type BodyFraming,
@@ -27,8 +31,9 @@ import {
   serializeRequestHead,
   serializeResponseHead,
   withoutHeaders,
+  headerValue,
 } from "./http1.ts";
-import type { ProxyEvent, ProxyPolicy, ProxyStats } from "./proxy.ts";
+import type { ProxyEvent, ProxyPolicy, ProxyStats, ResponseRewriter } from "./proxy.ts";
 import type { BodyPlan, Destination, Refusal, RequestHead, RequestPlan, ResponseHead, StreamRewriter } from "./types.ts";
 import { UpstreamError, type UpstreamConnector } from "./upstream.ts";
 
@@ -258,6 +263,8 @@ interface Routed {
 interface ResponseOutcome {
   /** 101 Switching Protocols: the connections now carry another protocol. */
   upgraded: boolean;
+  /** After a 101: how the server's bytes are masked on their way to the client (null: copied as is). */
+  upgradeMasker?: ReturnType<typeof upgradeMasker> | null;
   /** The upstream connection may carry another request. */
   upstreamReusable: boolean;
   /** The client connection may carry another request. */
@@ -366,8 +373,10 @@ export class HttpSession {
       version: head.version,
       headers: facts.proxyFields ? withoutHeaders(head.headers, PROXY_ONLY_HEADERS) : head.headers,
     };
-    const planned = this.#ctx.policy.planRequest(dest, forwarded);
-    if (isRefusal(planned)) throw new Refused(planned);
+    const plannedAsIs = this.#ctx.policy.planRequest(dest, forwarded);
+    if (isRefusal(plannedAsIs)) throw new Refused(plannedAsIs);
+    const safeHead = echoSafeRequestHead(plannedAsIs.head);
+    const planned = safeHead === plannedAsIs.head ? plannedAsIs : { ...plannedAsIs, head: safeHead };
     if (planned.swapped.length > 0) this.#emit({ kind: "swap", host: dest.host, secrets: planned.swapped });
     const decoder = bodyDecoder(framing, 400);
     const { headBytes, wholeBody, encoder } = await this.#outgoing(request, facts, framing, decoder, forwarded, planned);
@@ -414,7 +423,7 @@ export class HttpSession {
     if (outcome.upgraded) {
       await sending;
       this.#upstream = null; // the relay owns it now
-      await relay(this.#client, upstream);
+      await relayUpgraded(this.#client, upstream, outcome.upgradeMasker ?? null);
       return "close";
     }
     // The response is complete. If the request body is not (the server answered early), the two sides
@@ -558,6 +567,12 @@ export class HttpSession {
   /** Relays the final response (and any 1xx before it) for a request with `method`. */
   async #relayResponse(dest: Destination, method: string, upstream: Conn, planned: RequestPlan): Promise<ResponseOutcome> {
     let answered = false;
+    /** Interim heads (1xx) are masked too; each gets its own rewriter. */
+    const maskedHeadBytes = (head: ResponseHead, encoding: HeadEncoding, bytes: Uint8Array): Uint8Array => {
+      const rewriter = this.#ctx.policy.responseRewriter(dest, planned);
+      const out = rewriter ? rewriter.head(head) : head;
+      return sameResponseHead(out, head) ? bytes : serializeResponseHead(out, encoding);
+    };
     for (;;) {
       const bytes = await readHead(upstream, this.#upstreamHeads, 502);
       if (!bytes) {
@@ -569,15 +584,26 @@ export class HttpSession {
       const facts = scanHeaders(head.headers);
       if (head.status === 101) {
         this.#responseStarted = true;
-        this.#client.write(bytes);
-        return { upgraded: true, upstreamReusable: false, clientReusable: false };
+        const rewriter = this.#ctx.policy.responseRewriter(dest, planned);
+        const out = rewriter ? rewriter.head(head) : head;
+        this.#client.write(sameResponseHead(out, head) ? bytes : serializeResponseHead(out, encoding));
+        const websocket = /^\s*websocket\s*$/i.test(headerValue(head.headers, "upgrade") ?? "");
+        const masker = rewriter ? upgradeMasker(websocket, rewriter.body, () => this.#ctx.policy.responseRewriter(dest, planned)!.body) : null;
+        return { upgraded: true, upgradeMasker: masker, upstreamReusable: false, clientReusable: false };
       }
       if (head.status < 200) {
-        this.#client.write(bytes);
+        this.#client.write(maskedHeadBytes(head, encoding, bytes));
         continue;
       }
       const framing: BodyFraming = responseFraming(facts, head.status, method);
       const rewriter = this.#ctx.policy.responseRewriter(dest, planned);
+      if (rewriter && framing.kind !== "none") {
+        const coding = responseCoding(head);
+        if (coding.kind === "unsupported") {
+          throw new UpstreamError(`${dest.host} sent a response compressed with ${coding.coding}, which kz cannot decode to mask`);
+        }
+        if (coding.kind === "decode") return this.#relayDecoded(dest, upstream, head, encoding, framing, rewriter, coding.coding, planned);
+      }
       const outHead = rewriter ? rewriter.head(head) : head;
       const encoder = rewriter && framing.kind !== "none" ? rewritingEncoder(rewriter.body, framing.kind === "chunked") : null;
       this.#responseStarted = true;
@@ -599,6 +625,46 @@ export class HttpSession {
         clientReusable: !delimitedByClose,
       };
     }
+  }
+
+  /**
+   * A compressed response from an intercepted host: passed on decoded and masked, chunked to an HTTP/1.1
+   * client (else delimited by closing the connection).
+   */
+  async #relayDecoded(
+    dest: Destination,
+    upstream: Conn,
+    head: ResponseHead,
+    encoding: HeadEncoding,
+    framing: BodyFraming,
+    rewriter: ResponseRewriter,
+    coding: string,
+    planned: RequestPlan,
+  ): Promise<ResponseOutcome> {
+    const chunked = planned.head.version === "HTTP/1.1";
+    const outHead = rewriter.head(decodedResponseHead(head, chunked));
+    this.#responseStarted = true;
+    const end = await relayDecoded(
+      upstream,
+      this.#client,
+      bodyDecoder(framing, 502),
+      serializeResponseHead(outHead, encoding),
+      (first) => decompressor(coding, first),
+      rewriter.body,
+      chunked,
+    );
+    if (end !== "done") {
+      upstream.destroy();
+      if (end === "truncated") this.#client.end();
+      else this.#client.destroy();
+      return { upgraded: false, upstreamReusable: false, clientReusable: false };
+    }
+    const delimitedByClose = framing.kind === "until-close";
+    return {
+      upgraded: false,
+      upstreamReusable: !delimitedByClose && keepsAlive(head.version, scanHeaders(head.headers)),
+      clientReusable: chunked,
+    };
   }
 
   /** A short text/plain answer, then close. */
