@@ -103,7 +103,10 @@ export class DocValidator {
     const out: Record<string, ProviderSettings> = {};
     for (const [name, raw] of Object.entries(this.table(value, path))) {
       const schema = providerSchemas[name];
-      if (!schema) this.fail([...path, name], `unknown provider "${name}"${didYouMean(name, providerNames).replace("valid keys", "known providers")}`);
+      if (!schema) {
+        // The table's name is not shown: it points at its line, and says what is wrong with it.
+        throw new ConfigError(`${this.where([...path, name])}: ${path.join(".")}: invalid value for a provider's name: not a known provider${knownProvider(name)}`);
+      }
       const settings = this.table(raw, [...path, name]);
       this.onlyKeys(settings, Object.keys(schema.settings), [...path, name]);
       const checked: ProviderSettings = {};
@@ -123,7 +126,7 @@ export class DocValidator {
     if (provider === "vault" && key === "auth") {
       const method = table.method ?? "token";
       if (!vaultAuthMethods.includes(method as string)) {
-        this.fail([...path, "method"], `unknown auth method "${method}" — use one of ${vaultAuthMethods.join(", ")}`);
+        this.fail([...path, "method"], `invalid value: not a known auth method — use one of ${vaultAuthMethods.join(", ")}`);
       }
     }
   }
@@ -154,9 +157,13 @@ export class DocValidator {
     }
     const table = this.table(raw, path);
     const provider = this.string(table.provider, [...path, "provider"]);
-    if (provider === undefined) this.fail(path, `missing "provider" — e.g. { provider = "local" }, or one of ${providerNames.join(", ")}`);
+    if (provider === undefined) {
+      // A misspelt key (`provder = "env"`) is the likelier mistake: name it, on its own line, first.
+      this.onlyKeys(table, [...new Set([...secretKeys, ...Object.values(providerSchemas).flatMap((p) => p.secretKeys ?? [])])], path);
+      this.fail(path, `missing "provider" — e.g. { provider = "local" }, or one of ${providerNames.join(", ")}`);
+    }
     const schema = providerSchemas[provider];
-    if (!schema) this.fail([...path, "provider"], `unknown provider "${provider}"${didYouMean(provider, providerNames).replace("valid keys", "known providers")}`);
+    if (!schema) this.fail([...path, "provider"], `invalid value: not a known provider${knownProvider(provider)}`);
     this.onlyKeys(table, [...secretKeys, ...(schema.secretKeys ?? [])], path);
     let ref = this.string(table.ref, [...path, "ref"]);
     if (ref === undefined && schema.refDefaultsToName) ref = name;
@@ -254,6 +261,11 @@ export function parseLoopbackAddress(entry: string): { host: string; port: numbe
   if (port < 1 || port > 65535) return undefined;
   if (match[1]!.startsWith("127.") && match[1]!.split(".").some((octet) => Number(octet) > 255)) return undefined;
   return { host: match[1]!, port };
+}
+
+/** " — did you mean "vault"?" for a near miss, else the list; never the value itself (it may be a pasted credential). */
+function knownProvider(value: string): string {
+  return didYouMean(value, providerNames).replace("valid keys", "known providers");
 }
 
 function describe(value: unknown): string {

@@ -13,6 +13,7 @@ import type { GetSecretValueCommandOutput, SecretsManagerClientConfig } from "@a
 import { SecretValue } from "../secret.ts";
 import { selectField } from "./field.ts";
 import { ProviderError, type ProviderFactory, type SecretRequest } from "./types.ts";
+import { serviceUrl } from "./service-url.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -51,13 +52,7 @@ export function awsSmOptions(settings: Record<string, unknown>, env: Env): AwsSm
 
 function checkEndpoint(options: AwsSmOptions): void {
   if (options.endpoint === undefined) return;
-  let url: URL | undefined;
-  try {
-    url = new URL(options.endpoint);
-  } catch {}
-  if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
-    throw new ProviderError(`${options.endpointSource} "${options.endpoint}" is not an http(s) URL`);
-  }
+  serviceUrl(options.endpoint, options.endpointSource ?? "[providers.aws-sm] endpoint", "https://secretsmanager.us-east-1.amazonaws.com");
 }
 
 /** The secret's text: SecretString, or SecretBinary decoded as UTF-8. */

@@ -5,6 +5,7 @@
 
 import type { OnePasswordBackend, OpRef } from "./onepassword.ts";
 import { ProviderError } from "./types.ts";
+import { serviceUrl } from "./service-url.ts";
 
 export interface ConnectOptions {
   host: string;
@@ -78,16 +79,7 @@ function cached<T>(cache: Map<string, Promise<T>>, key: string, load: () => Prom
 }
 
 function baseUrlOf(host: string): string {
-  let url: URL;
-  try {
-    url = new URL(host);
-  } catch {
-    throw new ProviderError(`connect_host "${host}" is not a URL — write it like http://localhost:8080`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ProviderError(`connect_host "${host}" must be an http:// or https:// URL`);
-  }
-  return url.href.replace(/\/+$/, "");
+  return serviceUrl(host, "[providers.1password] connect_host", "http://localhost:8080");
 }
 
 /** SCIM `eq` filter with the value quoted, as Connect's `filter` parameter expects. */

@@ -12,6 +12,7 @@ import { fieldOf } from "./field.ts";
 import { clientTokenOf, planAuth } from "./vault-auth.ts";
 import { ProviderError, type ProviderContext, type ProviderFactory } from "./types.ts";
 import { bodyOf, errorCodeOf, TLS_ERROR } from "./http-util.ts";
+import { serviceUrl } from "./service-url.ts";
 
 const DEFAULT_RETRIES = 3;
 const RETRYABLE_STATUSES = new Set([429, 500, 502, 504]);
@@ -37,15 +38,8 @@ function nonEmpty(value: unknown): string | undefined {
 export function connectionFrom({ settings, env, configDir }: ProviderContext): VaultConnection {
   const address = nonEmpty(settings.address) ?? nonEmpty(env.VAULT_ADDR);
   if (!address) throw new ProviderError("no Vault address: set [providers.vault] address or VAULT_ADDR");
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    throw new ProviderError(`Vault address "${address}" is not a URL (expected e.g. https://vault.example:8200)`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ProviderError(`Vault address "${address}" must start with https:// or http://`);
-  }
+  // Never echoed: checked and cut to origin + path, the only form any message shows.
+  const shown = serviceUrl(address, settings.address ? "[providers.vault] address" : "VAULT_ADDR", "https://vault.example:8200");
   const retries = settings.retries ?? DEFAULT_RETRIES;
   if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) {
     throw new ProviderError("[providers.vault] retries must be a whole number, 0 or more");
@@ -55,7 +49,7 @@ export function connectionFrom({ settings, env, configDir }: ProviderContext): V
   const caEnv = nonEmpty(env.VAULT_CACERT);
   const caCertPath = caSetting ? (isAbsolute(caSetting) ? caSetting : join(configDir, caSetting)) : caEnv && resolve(caEnv);
   return {
-    address: address.replace(/\/+$/, ""),
+    address: shown,
     namespace: nonEmpty(settings.namespace) ?? nonEmpty(env.VAULT_NAMESPACE),
     caCertPath,
     retries,

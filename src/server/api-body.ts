@@ -10,6 +10,9 @@ export const MAX_API_BODY_BYTES = 16 * 1024;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** Error code of a body cut short by the client (counted and logged as a client error, never internal). */
+export const INCOMPLETE_BODY = "incomplete_body";
+
 /** Reads a JSON object body, or throws AccessError 400/413/415 naming what is wrong. */
 export async function readJsonObject(request: Request, limit = MAX_API_BODY_BYTES): Promise<Record<string, unknown>> {
   const type = request.headers.get("content-type") ?? "";
@@ -18,7 +21,13 @@ export async function readJsonObject(request: Request, limit = MAX_API_BODY_BYTE
   }
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw new AccessError(413, "body_too_large", `request body is ${declared} bytes; at most ${limit} are accepted`);
-  const bytes = await readBodyWithin(request, limit);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readBodyWithin(request, limit);
+  } catch {
+    // The client hung up (or broke the framing) mid-body: its fault, not the server's.
+    throw new AccessError(400, INCOMPLETE_BODY, "the request body ended early: the client closed the connection before sending all of it");
+  }
   if (bytes === undefined) throw new AccessError(413, "body_too_large", `request body is over ${limit} bytes`);
   let parsed: unknown;
   try {

@@ -10,7 +10,7 @@ import { MintError, type TokenMinter } from "../identity/mint.ts";
 import type { RevocationStore } from "../identity/revocation.ts";
 import type { CallerIdentity } from "../mcp/host.ts";
 import { AccessError, type AccessService } from "./access.ts";
-import { actionField, onlyFields, optionalString, readJsonObject, secretField } from "./api-body.ts";
+import { actionField, INCOMPLETE_BODY, onlyFields, optionalString, readJsonObject, secretField } from "./api-body.ts";
 import type { BundleState } from "./bundle-state.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -60,7 +60,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
 
   app.onError((error, c) => {
-    if (error instanceof AccessError) return errorResponse(c, error, metrics);
+    if (error instanceof AccessError) {
+      if (error.code === INCOMPLETE_BODY) deps.log(`client ${c.env.client} hung up mid-body on ${c.req.method} ${c.req.path} (400 ${INCOMPLETE_BODY})`);
+      return errorResponse(c, error, metrics);
+    }
     // Unexpected: log the class and first line only (a stack can hold request data), answer generically.
     deps.log(`internal error on ${c.req.method} ${c.req.path}: ${error.name}: ${String(error.message).split("\n")[0]}`);
     return errorResponse(c, new AccessError(500, "internal_error", "internal error (see the server log)"), metrics);

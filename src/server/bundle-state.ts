@@ -52,7 +52,7 @@ export function freshProviders(state: BundleState, now = Date.now()): Map<string
 function checkProviders(set: PolicySet): void {
   for (const spec of set.bundle.secrets) {
     if (!Object.hasOwn(providerLoaders, spec.provider)) {
-      throw new ConfigError(`${spec.origin}: secret ${spec.name}: unknown provider "${spec.provider}" (known: ${Object.keys(providerLoaders).join(", ")})`);
+      throw new ConfigError(`${spec.origin}: secret ${spec.name}: provider: invalid value, not a known provider (known: ${Object.keys(providerLoaders).join(", ")})`);
     }
   }
 }

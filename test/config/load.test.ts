@@ -96,7 +96,32 @@ describe("validation errors name the file, line and key", () => {
 
   test("unknown provider suggests a known one", () => {
     const dir = project({ ".keyzero.toml": `[secrets]\nA = { provider = "vualt", ref = "x" }\n` });
-    expect(loadError(dir)).toBe('.keyzero.toml:2: secrets.A.provider: unknown provider "vualt" — did you mean "vault"?');
+    expect(loadError(dir)).toBe('.keyzero.toml:2: secrets.A.provider: invalid value: not a known provider — did you mean "vault"?');
+  });
+
+  test("a credential pasted into provider, auth.method, a provider's name or a Vault address is never echoed", () => {
+    const pasted = "sk-live-PASTEDCREDENTIAL0123456789";
+    const cases: [string, string][] = [
+      [`[secrets]\nA = { provider = "${pasted}", ref = "x" }\n`, ".keyzero.toml:2: secrets.A.provider: invalid value: not a known provider — known providers: "],
+      [`[providers.vault]\nauth = { method = "${pasted}" }\n`, ".keyzero.toml:2: providers.vault.auth.method: invalid value: not a known auth method — use one of token, approle, jwt, kubernetes"],
+      [`[providers."${pasted}"]\ntimeout_ms = 5\n`, ".keyzero.toml:1: providers: invalid value for a provider's name: not a known provider"],
+      [`[secrets]\nA = { provider = "env", ref = "X", token_format = "${pasted}" }\n`, 'secrets.A.token_format: must be "opaque" or "preserve"'],
+      [`[blind]\ninspect = "${pasted}"\n`, 'blind.inspect: must be "bound" (default) or "all"'],
+    ];
+    for (const [toml, expected] of cases) {
+      const message = loadError(project({ ".keyzero.toml": toml }));
+      expect(message).toContain(expected);
+      expect(message).not.toContain("PASTEDCREDENTIAL");
+    }
+  });
+
+  test("a misspelt key beside a missing one is named as the unknown key, on its own line", () => {
+    const inline = project({ ".keyzero.toml": `[secrets]\nA = { provder = "env", ref = "X" }\n` });
+    expect(loadError(inline)).toBe('.keyzero.toml:2: secrets.A.provder: unknown key "provder" — did you mean "provider"?');
+    const table = project({ ".keyzero.toml": `[secrets.A]\nref = "X"\nprovder = "env"\n` });
+    expect(loadError(table)).toBe('.keyzero.toml:3: secrets.A.provder: unknown key "provder" — did you mean "provider"?');
+    // With no misspelling, a missing provider is still named as such.
+    expect(loadError(project({ ".keyzero.toml": `[secrets]\nA = { ref = "X" }\n` }))).toContain('secrets.A: missing "provider"');
   });
 
   test("unknown provider settings key and wrong type", () => {
@@ -111,7 +136,7 @@ describe("validation errors name the file, line and key", () => {
       '.keyzero.toml:1: secret: unknown key "secret" — did you mean "secrets"?',
     );
     expect(loadError(project({ ".keyzero.toml": `[providers.vault]\nauth = { method = "ldap" }\n` }))).toContain(
-      'providers.vault.auth.method: unknown auth method "ldap"',
+      "providers.vault.auth.method: invalid value: not a known auth method — use one of",
     );
   });
 

@@ -268,6 +268,21 @@ describe("namespaces", () => {
   });
 });
 
+describe("the address", () => {
+  test("a credential pasted as the address, or carried in it, is never echoed", async () => {
+    const pasted = "hvs.PASTEDVAULTTOKEN0123456789";
+    const read1 = (settings: Settings, env: Env = { VAULT_TOKEN: ROOT_TOKEN }) => providerFor(settings, env).then((p) => read(p, "secret/data/app/stripe"));
+    const notUrl = await providerFailure(read1({ address: pasted }), [pasted, "PASTEDVAULTTOKEN"]);
+    expect(notUrl).toBe("[providers.vault] address: invalid value — not a URL (expected e.g. https://vault.example:8200)");
+    const viaEnv = await providerFailure(Promise.resolve(createVaultProvider({ settings: {}, env: { VAULT_TOKEN: ROOT_TOKEN, VAULT_ADDR: pasted }, configDir: dir })).then((p) => read(p, "secret/data/app/stripe")), ["PASTEDVAULTTOKEN"]);
+    expect(viaEnv).toStartWith("VAULT_ADDR: invalid value — not a URL");
+    const scheme = await providerFailure(read1({ address: `ftp://${pasted}` }), ["PASTEDVAULTTOKEN"]);
+    expect(scheme).toContain("must start with https:// or http://");
+    const userinfo = await providerFailure(read1({ address: `http://root:${pasted}@127.0.0.1:1` }), ["PASTEDVAULTTOKEN"]);
+    expect(userinfo).toContain("must not contain a user name or password");
+  });
+});
+
 describe("Vault's error answers", () => {
   test("403 from policy: permission denied for the path", async () => {
     const provider = await providerFor({}, { VAULT_TOKEN: LIMITED_TOKEN });
