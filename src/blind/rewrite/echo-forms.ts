@@ -4,8 +4,11 @@
 // so that the masked text still decodes (a base64 decoder must not choke on the mask).
 //
 //   raw        the value (UTF-8), any case
+//   runs       each run of at least MIN_RUN_LENGTH characters of the value that no escaping changes
+//              (letters, digits, - . _ ~), any case: what survives an escaping not listed here
 //   json       JSON string escapes: JSON.stringify's, with non-ASCII as \uXXXX (Python, PHP), with
-//              < > & ' as \u00XX (Go), with / as \/ (PHP), and every character as \uXXXX
+//              < > & ' as \u00XX (Go), with / as \/ (PHP), and every character as \uXXXX; each of
+//              those escaped once more (JSON inside a JSON string, as request echoes do)
 //   percent    RFC 3986 strict, encodeURIComponent, encodeURI, Python quote() (keeps /), each also with
 //              + for space; every byte as %XX
 //   html       & < > " ' as named, decimal or hex references (the spellings of Python, Go, PHP,
@@ -28,6 +31,9 @@ export interface EchoForm {
 /** Encoded forms shorter than this are not matched (the raw value always is). */
 export const MIN_DERIVED_LENGTH = 8;
 
+/** Runs of the value shorter than this are not matched on their own (a passphrase's words would be). */
+export const MIN_RUN_LENGTH = 16;
+
 const utf8 = new TextEncoder();
 
 /** Every distinct form of `value`, the raw value first. */
@@ -42,7 +48,11 @@ export function echoForms(value: string): EchoForm[] {
     forms.push({ text, caseless, alphabet });
   };
   add(value, true, "token", false);
-  for (const text of jsonForms(value)) add(text, true);
+  for (const run of value.split(/[^A-Za-z0-9._~-]+/)) if (run.length >= MIN_RUN_LENGTH) add(run, true);
+  for (const text of jsonForms(value)) {
+    add(text, true);
+    add(JSON.stringify(text).slice(1, -1), true);
+  }
   for (const text of percentForms(value)) add(text, true);
   for (const text of htmlForms(value)) add(text, true);
   const bytes = utf8.encode(value);
