@@ -133,7 +133,7 @@ function respond(req: EchoRequest): Buffer {
   }
   if (url.pathname !== "/forms") return Buffer.from("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   const forms = echoedForms(bearer);
-  let body = Buffer.from(JSON.stringify(forms));
+  let body: Buffer = Buffer.from(JSON.stringify(forms));
   const headers = [
     "Content-Type: application/json",
     `X-Echo-Raw: ${forms.raw}`,
