@@ -89,7 +89,7 @@ async function runSandboxed(
   if (!choice.enabled) return runChild({ command: args.tail, env: run.env, mask: run.mask });
   const sandbox = module.sandboxForRun(config, choice, args.tail, { masking: run.mask.length > 0, ...run });
   try {
-    return await runChild({ command: sandbox.command, env: run.env, mask: run.mask, detached: sandbox.detached, sandbox: sandbox.usesInit ? sandbox : undefined });
+    return await runChild({ command: sandbox.command, env: run.env, mask: run.mask, detached: sandbox.detached, sandbox: sandbox.control ? { control: sandbox.control, notStarted: sandbox.notStarted } : undefined });
   } finally {
     sandbox.stop();
   }

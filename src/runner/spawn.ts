@@ -8,10 +8,10 @@
 // Signals sent to kz are forwarded once; terminal-generated ones (^C, ^\) are not re-sent to a child
 // that shares our terminal, since the terminal already delivered them to it.
 
-import { closeSync, readSync, writeSync } from "node:fs";
 import { Redactor } from "../resolve/redactor.ts";
 import { fdSink, isTerminal } from "../stdio.ts";
 import { exitStatusOf } from "./exit-status.ts";
+import type { SandboxControl } from "./sandbox/control.ts";
 import { spawnError } from "./spawn-error.ts";
 
 export interface SpawnOptions {
@@ -20,10 +20,10 @@ export interface SpawnOptions {
   /** Values to mask in the child's output (empty = no masking). */
   mask: { name: string; value: string }[];
   /**
-   * The command is the sandbox's init (runner/sandbox/init.ts) wrapping the real one: signals go to it
-   * over a control socket on its fd 3, and `notStarted` explains an init that never reported ready.
+   * The command is a sandbox wrapping the real one (runner/sandbox/): it gets `control.fds` sockets as
+   * fds 3…, signals go through `control`, and `notStarted` explains a sandbox that never started it.
    */
-  sandbox?: { notStarted: () => Error };
+  sandbox?: { control: SandboxControl; notStarted: () => Error };
   /** The child runs in a session of its own: ^C from kz's terminal does not reach it, so forward it. */
   detached?: boolean;
 }
@@ -51,8 +51,7 @@ async function relay(source: ReadableStream<Uint8Array>, sink: Bun.FileSink, red
 export async function runChild(opts: SpawnOptions): Promise<number> {
   const mode = chooseMode(new Redactor(opts.mask).active);
   const sharesTerminal = !opts.detached && mode !== "pty" && (isTerminal(0) || isTerminal(1) || isTerminal(2));
-  // fd 3 of the sandbox's init: a socket pair, kz's end carries signal names and reads "ready".
-  const control: ("pipe")[] = opts.sandbox ? ["pipe"] : [];
+  const control = Array.from({ length: opts.sandbox?.control.fds ?? 0 }, () => "pipe" as const);
   const [file, ...args] = opts.command;
   const resolved = Bun.which(file!, { PATH: opts.env.PATH ?? "" }) ?? file!;
 
@@ -107,11 +106,12 @@ export async function runChild(opts: SpawnOptions): Promise<number> {
     throw spawnError(file!, error);
   }
 
-  const controlFd = opts.sandbox ? (proc.stdio[3] as number) : undefined;
+  const sandbox = opts.sandbox?.control;
+  sandbox?.attach(control.map((_, i) => proc.stdio[3 + i] as number));
   const handlers = FORWARDED_SIGNALS.map((signal) => {
     const handler = () => {
       if (sharesTerminal && TERMINAL_SIGNALS.has(signal)) return;
-      if (controlFd !== undefined) sendControl(controlFd, signal);
+      if (sandbox) sandbox.signal(signal);
       else proc.kill(signal);
     };
     process.on(signal, handler);
@@ -126,29 +126,6 @@ export async function runChild(opts: SpawnOptions): Promise<number> {
     restoreTerminal();
     proc.terminal?.close();
   }
-  if (controlFd !== undefined && !initWasReady(controlFd)) throw opts.sandbox!.notStarted();
+  if (sandbox && !sandbox.started()) throw opts.sandbox!.notStarted();
   return exitStatusOf(proc.exitCode, proc.signalCode);
-}
-
-function sendControl(fd: number, signal: string): void {
-  try {
-    writeSync(fd, `${signal}\n`);
-  } catch {
-    // the init is gone; its exit is on its way
-  }
-}
-
-/** Whether the init said "ready" before it ended (bwrap that failed to set up never starts it). */
-function initWasReady(fd: number): boolean {
-  try {
-    const buffer = Buffer.alloc(16);
-    const n = readSync(fd, buffer);
-    return buffer.subarray(0, n).toString().startsWith("ready");
-  } catch {
-    return false;
-  } finally {
-    try {
-      closeSync(fd);
-    } catch {}
-  }
 }

@@ -17,12 +17,15 @@ export interface BwrapOptions {
   /** Detach from the controlling terminal (no TIOCSTI into the user's shell); off when kz gave it a pty. */
   newSession: boolean;
   cwd: string;
+  /** bwrap writes its info (the PID of its reaper) here; see control.ts. */
+  infoFd?: number;
 }
 
 export function bwrapArgs(opts: BwrapOptions, command: string[]): string[] {
   const args = ["--die-with-parent", "--unshare-pid", "--unshare-ipc"];
   if (opts.isolateNetwork) args.push("--unshare-net");
   if (opts.newSession) args.push("--new-session");
+  if (opts.infoFd !== undefined) args.push("--info-fd", String(opts.infoFd));
   args.push("--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc");
   for (const path of opts.policy.hidden) {
     if (isFolder(path)) args.push("--perms", "0000", "--tmpfs", path);

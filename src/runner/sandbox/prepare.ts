@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import type { KzConfig } from "../../config/types.ts";
 import { ExitCode, KzError } from "../../errors.ts";
 import { bwrapArgs, probeBubblewrap } from "./bubblewrap.ts";
+import { DirectControl, directShim, FORWARDED, InitControl, type SandboxControl } from "./control.ts";
 import { kzPrivateDirs, sandboxPolicy, type SandboxPolicy } from "./policy.ts";
 import { listenUnixToTcp, type Listening } from "./relay.ts";
 import { seatbeltProfile } from "./seatbelt.ts";
@@ -43,8 +44,8 @@ export interface PreparedSandbox {
   mechanism: "bubblewrap" | "sandbox-exec";
   /** The argv to spawn in place of the command. */
   command: string[];
-  /** The command runs under kz's init: signals go over fd 3 (see init.ts). */
-  usesInit: boolean;
+  /** How kz signals the command and learns it started (Linux; macOS's sandbox-exec execs it directly). */
+  control?: SandboxControl;
   policy: SandboxPolicy;
   stop(): void;
 }
@@ -60,9 +61,9 @@ function kzCommand(): string[] {
   return Bun.main.startsWith("/$bunfs/") || Bun.main === process.execPath ? [process.execPath] : [process.execPath, Bun.main];
 }
 
-/** bwrap ignores the signals kz forwards through the init, so a terminal's ^C cannot kill it first. */
+/** bwrap ignores the signals kz forwards itself, so a terminal's ^C cannot kill it before the command. */
 function ignoringSignals(argv: string[]): string[] {
-  return ["/bin/sh", "-c", 'trap "" INT QUIT TERM HUP USR1 USR2; exec "$@"', "sh", ...argv];
+  return ["/usr/bin/env", `--ignore-signal=${FORWARDED}`, ...argv];
 }
 
 /**
@@ -135,9 +136,15 @@ export function prepareSandbox(request: SandboxRequest, command: string[]): Prep
         relayArgs.push("--relay", `${host.includes(":") ? `[${host}]` : host}:${allowed.port}=${socket}`);
       });
     }
-    const inner = [...kzCommand(), "__sandbox-init", ...relayArgs, "--", ...command];
-    const args = bwrapArgs({ policy, placeholder, isolateNetwork: request.network === "proxy", newSession: request.newSession, cwd: request.cwd }, inner);
-    return { mechanism: "bubblewrap", command: ignoringSignals([bwrap, ...args]), usesInit: true, policy, stop };
+    // Open network: no kz process inside (see control.ts); proxy mode: kz's init runs the relays.
+    const viaInit = request.network === "proxy";
+    const control = viaInit ? new InitControl() : new DirectControl();
+    const inner = viaInit ? [...kzCommand(), "__sandbox-init", ...relayArgs, "--", ...command] : directShim(command);
+    const args = bwrapArgs(
+      { policy, placeholder, isolateNetwork: viaInit, newSession: request.newSession, cwd: request.cwd, infoFd: viaInit ? undefined : 3 },
+      inner,
+    );
+    return { mechanism: "bubblewrap", command: ignoringSignals([bwrap, ...args]), control, policy, stop };
   } catch (error) {
     stop();
     throw error;
@@ -169,5 +176,5 @@ function prepareSeatbelt(request: SandboxRequest, command: string[]): PreparedSa
   ensurePrivatePaths(request.env, request.auditPath);
   const policy = sandboxPolicy({ config: request.config, env: request.env, auditPath: request.auditPath, cwd: request.cwd });
   const profile = seatbeltProfile({ policy, network: request.network, proxyPort: request.proxyPort, allowTcp: request.allowTcp });
-  return { mechanism: "sandbox-exec", command: [sandboxExec, "-p", profile, ...command], usesInit: false, policy, stop: () => {} };
+  return { mechanism: "sandbox-exec", command: [sandboxExec, "-p", profile, ...command], policy, stop: () => {} };
 }
