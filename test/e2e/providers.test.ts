@@ -3,11 +3,11 @@
 // store, and `kz run` handing all of them to one child — or starting nothing when one fails.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { Sandbox } from "../helpers/kz.ts";
 import { startAwsSmServer, type AwsSmServer } from "../servers/aws-sm.ts";
 import { connectId, startFakeConnect, type FakeConnect } from "../servers/onepassword-connect.ts";
 import { startVaultServer, type VaultServer } from "../servers/vault.ts";
+import { fakeOpDir } from "../servers/fake-op.ts";
 
 const V = {
   vault: "fake-vault-gh-token-0001",
@@ -50,7 +50,7 @@ beforeAll(async () => {
   } as Parameters<typeof startFakeConnect>[0]);
 
   box = new Sandbox({
-    PATH: `${join(import.meta.dir, "../servers")}:${process.env.PATH}`,
+    PATH: `${fakeOpDir()}:${process.env.PATH}`, // the fake `op` (runs without a bun on PATH)
     VAULT_ADDR: vault.url,
     VAULT_ROLE_ID: "fake-role-id",
     VAULT_SECRET_ID: "fake-secret-id",

@@ -11,8 +11,10 @@ import createOnePasswordProvider, { parseOpRef } from "../../src/providers/onepa
 import type { ProviderContext } from "../../src/providers/types.ts";
 import { connectId, startFakeConnect, type FakeConnect, type FakeConnectVault } from "../servers/onepassword-connect.ts";
 import { providerFailure } from "../helpers/provider-failure.ts";
+import { fakeOpDir } from "../servers/fake-op.ts";
 
-const FAKE_OP_DIR = join(import.meta.dir, "..", "servers");
+// The fake `op`, runnable without a `bun` on PATH (test/servers/fake-op.ts).
+const FAKE_OP_DIR = fakeOpDir();
 
 const OPENAI_KEY = "sk-fake-openai-key-0001";
 const DB_USER = "fake-db-user-0002";
@@ -233,8 +235,8 @@ describe("1password through the op CLI", () => {
     const absolute = cliContext({ settings: { op_path: join(FAKE_OP_DIR, "op") }, env: { PATH: `${emptyDir}:${process.env.PATH}` } });
     expect(await fetchValue(absolute.ctx, "op://Dev/OpenAI/api-key")).toBe(OPENAI_KEY);
 
-    const relative = cliContext({ settings: { op_path: "../servers/op" } });
-    relative.ctx.configDir = join(FAKE_OP_DIR, "..", "providers");
+    const relative = cliContext({ settings: { op_path: "../op" } });
+    relative.ctx.configDir = join(FAKE_OP_DIR, "config");
     expect(await fetchValue(relative.ctx, "op://Dev/OpenAI/api-key")).toBe(OPENAI_KEY);
 
     const missing = cliContext({ settings: { op_path: "./no-such-op" } });
