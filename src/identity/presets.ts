@@ -39,7 +39,7 @@ export function applyPreset(config: IssuerConfig): IssuerConfig {
   const preset = Object.hasOwn(ISSUER_PRESETS, config.preset) ? ISSUER_PRESETS[config.preset] : undefined;
   if (!preset) {
     throw new ConfigError(
-      `issuer "${config.name}": unknown preset "${config.preset}" (known: ${presetNames().join(", ")})`,
+      `issuer "${config.name}": preset: invalid value, not a known preset (known: ${presetNames().join(", ")})`,
     );
   }
   const issuer = config.issuer ?? preset.issuer;

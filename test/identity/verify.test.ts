@@ -276,8 +276,10 @@ describe("issuer configuration", () => {
     await configError({ jwksFile: undefined, publicKeyFile: "es.pem", algorithms: ["RS256"] }, "no PEM public key usable with RS256");
   });
 
-  test("an unknown preset", async () => {
-    await configError({ preset: "gitlab" }, 'unknown preset "gitlab" (known: github-actions, kubernetes)');
+  test("an unknown preset is named without echoing the value", async () => {
+    await configError({ preset: "gitlab-PASTED" }, "preset: invalid value, not a known preset (known: github-actions, kubernetes)");
+    const error = (await createVerifier([{ ...base, preset: "gitlab-PASTED" }], { baseDir: dir }).catch((e: unknown) => e)) as Error;
+    expect(error.message).not.toContain("PASTED"); // a value where a preset belongs may be a pasted credential
   });
 });
 
