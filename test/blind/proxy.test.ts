@@ -172,7 +172,7 @@ print(r.status_code, r.text)
   test("Bun fetch in a child that has only the trust environment", async () => {
     const script = `const r = await fetch("https://${API}/echo?case=bun-env", { headers: { authorization: "Bearer " + process.env.TOK } });
 console.log(r.status, await r.text());`;
-    const result = await run(["bun", "-e", script], childEnv({ TOK: TOKEN }));
+    const result = await run([process.execPath, "-e", script], childEnv({ TOK: TOKEN }));
     expect(result.stderr).toBe("");
     expect(result.stdout).toStartWith("200 ");
     expect(recorded("/echo?case=bun-env")[0]!.headers.authorization).toBe(`Bearer ${REAL}`);
