@@ -130,6 +130,11 @@ export interface ChainOptions {
   key?: AuditKey | (() => AuditKey);
   /** Accept unkeyed (legacy SHA-256) records before the keyed ones; otherwise they are a problem. */
   legacy?: boolean;
+  /**
+   * A head recorded earlier (the `head` of a past check): the log must still hold the record it follows,
+   * so records removed from the end since then are detected. Only a keyed head counts (it cannot be forged).
+   */
+  expectHead?: string;
 }
 
 export interface ChainReport {
@@ -140,6 +145,8 @@ export interface ChainReport {
   legacy: number;
   /** The link the next record would carry: keep it elsewhere to detect a change to the last record. */
   head?: string;
+  /** With expectHead: the (1-based) record that head follows. */
+  headAt?: number;
 }
 
 const KEYED = /^hmac:([0-9a-f]{8}):([0-9a-f]{64})$/;
@@ -180,6 +187,15 @@ export function checkChain(lines: readonly string[], options: ChainOptions = {})
   }
   const last = lines.at(-1);
   if (last !== undefined) report.head = report.keyed > 0 ? keyedLink(keyOf(), last) : lineHash(last);
+  if (options.expectHead !== undefined) {
+    // The link after record i is record i+1's verified prev (or the head after the last record).
+    const links = [...lines.slice(1).map((line) => (JSON.parse(line) as { prev: string }).prev), report.head];
+    const at = KEYED.test(options.expectHead) ? links.indexOf(options.expectHead) : -1;
+    if (at < 0) {
+      return { ...report, problem: { line: lines.length, reason: "the expected head is not in this log: records were removed from its end since it was taken (or it is another log's head)" } };
+    }
+    report.headAt = at + 1;
+  }
   return report;
 }
 

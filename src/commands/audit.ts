@@ -15,11 +15,12 @@ import { printJson } from "./output.ts";
 const flags = {
   key: { type: "string", value: "FILE", description: "the chain's key (default: $XDG_CONFIG_HOME/keyzero/audit.key, kz run's)" },
   legacy: { type: "boolean", description: "also accept unkeyed (legacy SHA-256) records written before chains were keyed" },
+  head: { type: "string", value: "HEAD", description: "a head taken earlier (--json's \"head\"): fail if the records up to it are gone (truncation)" },
   json: { type: "boolean", description: "print one JSON document" },
   ...helpFlag,
 } as const;
 
-const USAGE = "kz audit verify FILE [--key FILE] [--legacy] [--json]";
+const USAGE = "kz audit verify FILE [--key FILE] [--legacy] [--head HEAD] [--json]";
 
 export interface LogCheck {
   /** Lines holding a record (complete or not). */
@@ -30,11 +31,14 @@ export interface LogCheck {
   legacy: number;
   /** The link a next record would carry: keep it elsewhere to detect a change to (or removal of) the last record. */
   head?: string;
+  /** With --head: the record that head follows. */
+  headAt?: number;
 }
 
 export interface CheckOptions {
   key?: AuditKey | (() => AuditKey);
   legacy?: boolean;
+  expectHead?: string;
 }
 
 /** The first line that breaks the writer's shape, before any chain check: blank, not an object, cut off. */
@@ -56,9 +60,10 @@ export function checkLog(text: string, options: CheckOptions = {}): LogCheck {
   const lines = text === "" ? [] : (terminated ? text.slice(0, -1) : text).split("\n");
   const shape = shapeProblem(lines, terminated);
   // Lines before a shape problem have no blanks, so the chain's line numbers are the file's.
-  const chain = checkChain(shape ? lines.slice(0, shape.line - 1) : lines, options);
+  // A cut-off file is reported as such, not as a missing head.
+  const chain = checkChain(shape ? lines.slice(0, shape.line - 1) : lines, shape ? { ...options, expectHead: undefined } : options);
   const problem = chain.problem ?? shape;
-  return { records: lines.length, problem, keyed: chain.keyed, legacy: chain.legacy, head: problem ? undefined : chain.head };
+  return { records: lines.length, problem, keyed: chain.keyed, legacy: chain.legacy, head: problem ? undefined : chain.head, headAt: chain.headAt };
 }
 
 function readLog(file: string): string {
@@ -94,7 +99,7 @@ function keyLoader(file: string | undefined): { load: () => AuditKey; id: () => 
 
 /** The one line for an intact log: what was checked, and how far it can be trusted. */
 function intactLine(file: string, result: LogCheck, keyId: string | undefined): string {
-  const what = `${file}: ${plural(result.records)}, chain intact`;
+  const what = `${file}: ${plural(result.records)}, chain intact${result.headAt !== undefined ? `, expected head found after record ${result.headAt}` : ""}`;
   if (result.legacy === 0) return `${what}${keyId ? ` (keyed, key ${keyId})` : ""}\n`;
   const legacy = `${plural(result.legacy)} unkeyed (legacy SHA-256), which anyone able to write the file could have re-chained`;
   return `${what}${result.keyed ? ` (${result.keyed} keyed, key ${keyId})` : ""} — ${legacy}\n`;
@@ -108,7 +113,8 @@ const audit: Command = {
   details: `Every record carries an HMAC-SHA256 of the line before it under a key the audited process cannot
 read, so an edited, removed or reordered record breaks the chain at the line after it, and re-computing
 the chain needs the key. The last record has no successor: --json prints the link a next record would
-carry as "head" — keep a copy elsewhere to detect a change to the end of the log.
+carry as "head" — keep a copy elsewhere, and a later --head HEAD fails if the records up to it were
+removed from the end of the log (truncation, which the chain alone cannot show).
 
 Logs and keys: kz run --blind writes $XDG_STATE_HOME/keyzero/audit.jsonl (or [audit] path) keyed by
 $XDG_CONFIG_HOME/keyzero/audit.key (the default --key); kz server writes audit.jsonl beside the bundle
@@ -130,7 +136,8 @@ Exit status: 0 intact, 1 broken (the first bad line is named), 3 the log or its 
     if (extra.length) throw new UsageError(`one FILE at a time (got ${extra.length + 1}) — usage: ${USAGE}`);
 
     const key = keyLoader(typeof args.flags.key === "string" ? args.flags.key : undefined);
-    const result = checkLog(readLog(file), { key: key.load, legacy: args.flags.legacy === true });
+    const expectHead = typeof args.flags.head === "string" ? args.flags.head : undefined;
+    const result = checkLog(readLog(file), { key: key.load, legacy: args.flags.legacy === true, expectHead });
     const code = result.problem ? ExitCode.failure : ExitCode.ok;
     if (args.flags.json) {
       printJson({
@@ -144,7 +151,8 @@ Exit status: 0 intact, 1 broken (the first bad line is named), 3 the log or its 
         head: result.head ?? null,
       });
     } else {
-      writeStdout(result.problem ? `${file}: line ${result.problem.line}: ${result.problem.reason}\n` : intactLine(file, result, key.id()));
+      const where = result.problem && result.problem.line > 0 ? `line ${result.problem.line}: ` : "";
+      writeStdout(result.problem ? `${file}: ${where}${result.problem.reason}\n` : intactLine(file, result, key.id()));
     }
     return code;
   },

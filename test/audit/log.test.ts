@@ -121,3 +121,16 @@ test("the key file is created once (0600, 64 hex), re-read after, and refused wh
   expect(() => readAuditKey(join(dir, "open.key"))).toThrow(/readable by other users/);
   expect(() => readAuditKey(join(dir, "none.key"))).toThrow(`cannot read audit key ${join(dir, "none.key")} (it does not exist)`);
 });
+
+test("a head taken earlier detects records removed from the end; it cannot be forged without the key", () => {
+  const lines = writeLog("head.jsonl", ["a.test", "b.test", "c.test", "d.test"]);
+  const taken = checkChain(lines.slice(0, 2), { key }).head!; // the head when the log had two records
+  expect(checkChain(lines, { key, expectHead: taken })).toMatchObject({ headAt: 2, keyed: 4 });
+  expect(checkChain(lines.slice(0, 2), { key, expectHead: taken }).headAt).toBe(2);
+  // Truncated to one record: the head is gone.
+  expect(checkChain(lines.slice(0, 1), { key, expectHead: taken }).problem).toEqual({ line: 1, reason: expect.stringContaining("the expected head is not in this log") });
+  // A head made under another key, or an unkeyed one, is never found.
+  const other = new AuditKey(randomBytes(32));
+  expect(checkChain(lines, { key, expectHead: keyedLink(other, lines[1]) }).problem?.reason).toContain("not in this log");
+  expect(checkChain(lines, { key, expectHead: lineHash(lines[1]!) }).problem?.reason).toContain("not in this log");
+});

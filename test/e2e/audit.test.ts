@@ -94,6 +94,17 @@ describe("kz audit verify", () => {
     );
   });
 
+  test("--head: a head taken earlier is found; once the records up to it are cut off the end, verify fails", async () => {
+    const earlier = JSON.parse((await verify("early.jsonl", asLog(lines.slice(0, 2)), "--json")).stdout).head as string;
+    const found = await box.kz(["audit", "verify", "written.jsonl", "--head", earlier]);
+    expect(found).toEqual({ code: 0, stdout: `written.jsonl: 4 records, chain intact, expected head found after record 2 (keyed, key ${key.id})\n`, stderr: "" });
+    const cut = await verify("truncated.jsonl", asLog(lines.slice(0, 1)), "--head", earlier);
+    expect(cut.code).toBe(1);
+    expect(cut.stdout).toBe("truncated.jsonl: line 1: the expected head is not in this log: records were removed from its end since it was taken (or it is another log's head)\n");
+    const emptied = await verify("emptied.jsonl", "", "--head", earlier);
+    expect(emptied.stdout).toStartWith("emptied.jsonl: the expected head is not in this log");
+  });
+
   test("editing one field of record 2 breaks the chain at line 3 (the record after it)", async () => {
     const edited = [...lines];
     edited[1] = edited[1]!.replace('"effect":"allow"', '"effect":"deny"');
@@ -183,7 +194,7 @@ describe("kz audit verify", () => {
     }
     const help = await box.kz(["audit", "--help"]);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain("Usage: kz audit verify FILE [--key FILE] [--legacy] [--json]");
-    expect((await box.kz(["help", "audit"])).stdout).toContain("Usage: kz audit verify FILE [--key FILE] [--legacy] [--json]");
+    expect(help.stdout).toContain("Usage: kz audit verify FILE [--key FILE] [--legacy] [--head HEAD] [--json]");
+    expect((await box.kz(["help", "audit"])).stdout).toContain("Usage: kz audit verify FILE [--key FILE] [--legacy] [--head HEAD] [--json]");
   });
 });
