@@ -16,7 +16,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   status: { summary: "show each secret's provider and whether it resolves", load: () => import("./status.ts") },
   export: { summary: "print resolved secrets as dotenv or JSON (plaintext!)", load: () => import("./export.ts") },
   server: { summary: "serve policy decisions, team-mode resolution and MCP (start, check)", load: () => import("./server.ts") },
-  audit: { summary: "check an audit log's hash chain (verify)", load: () => import("./audit.ts") },
+  audit: { summary: "check an audit log's keyed chain (verify)", load: () => import("./audit.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./completion.ts") },
   help: { summary: "show help for kz or one command", load: () => import("./help.ts") },
 };

@@ -1,6 +1,6 @@
 // A real MCP endpoint for the protocol tests: a bundle written to a temp dir, compiled by the policy
 // engine, JWTs verified by src/identity/verify.ts against a test key, values from the env provider, audit
-// records in a real hash-chained AuditLog, and test/servers/https-upstream.ts as the HTTPS upstream —
+// records in a real keyed AuditLog, and test/servers/https-upstream.ts as the HTTPS upstream —
 // trusted through fetch.upstream_ca and reached through a resolve pin. The McpHost here is the thin glue
 // the server (src/server) will provide; everything it glues is the production code.
 
