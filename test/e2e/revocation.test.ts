@@ -1,13 +1,14 @@
 // Revocation through the real `kz server start`: a three-level chain of minted tokens (A → C → C2) where
 // revoking A refuses C and C2 on their very next request (they had been used, so cached) and C can no
 // longer mint; siblings — tokens of the same sub and issuer — cannot revoke each other's children; the
-// audit records carry the ancestry. And the server refuses decisions (503 audit_unavailable, no value)
+// audit records carry the ancestry. The audit key is created 0600 and an unsafe one stops the server.
+// And the server refuses decisions (503 audit_unavailable, no value)
 // when its audit log cannot be written.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox } from "../helpers/kz.ts";
+import { KZ, Sandbox } from "../helpers/kz.ts";
 import { identityKey, identityToken, ServerProcess, writeIssuer, type IdentityKey } from "../helpers/server.ts";
 
 const FAKE_VALUE = "fake-revocation-value-0123456789";
@@ -127,6 +128,26 @@ describe("revocation cascades", () => {
     const res = await server.post("/v1/tokens", { secrets: ["API_KEY"] }, parent);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain("at most 8 ancestors");
+  });
+});
+
+describe("the server's audit key", () => {
+  test("is created 0600 beside the log on first start; one readable by others stops the server with one line", async () => {
+    expect(statSync(join(sandbox.dir, "audit.key")).mode & 0o777).toBe(0o600);
+    const box = new Sandbox();
+    try {
+      const bundle = box.write("bundle.yaml", `${writeIssuer(box.dir, key)}secrets:\n  API_KEY: { provider: env, ref: secret/api }\naudit: { path: ./audit.jsonl, key_file: ./keys/chain.key }\n${policies}`);
+      mkdirSync(join(box.dir, "keys"));
+      writeFileSync(join(box.dir, "keys", "chain.key"), `${"ab".repeat(32)}\n`, { mode: 0o644 });
+      chmodSync(join(box.dir, "keys", "chain.key"), 0o644);
+      const proc = Bun.spawn([KZ, "server", "start", "--listen", "127.0.0.1:0", "--bundle", bundle], { cwd: box.dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.dir }, stdout: "pipe", stderr: "pipe" });
+      const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      expect(code).toBe(3);
+      const path = join(box.dir, "keys", "chain.key");
+      expect(stderr).toBe(`kz: error: audit key ${path} is readable by other users (mode 644) — run: chmod 600 ${path}\n`);
+    } finally {
+      box.cleanup();
+    }
   });
 });
 
