@@ -71,7 +71,12 @@ function enginePolicy(table: TokenTable, inspectAll: boolean, onEvent: (e: Proxy
     responseRewriter: (_dest, plan) => {
       const echo = echoRewriter(secrets, plan.produced);
       return {
-        head: (head) => ({ ...head, headers: head.headers.map(([name, value]) => [name, echo.header(value)] as [string, string]) }),
+        // The reason phrase and header names too: a server can echo a value anywhere in its head.
+        head: (head) => ({
+          ...head,
+          reason: echo.header(head.reason),
+          headers: head.headers.map(([name, value]) => [echo.header(name), echo.header(value)] as [string, string]),
+        }),
         body: echo.body,
       };
     },
@@ -82,7 +87,7 @@ function enginePolicy(table: TokenTable, inspectAll: boolean, onEvent: (e: Proxy
 export function startBlindRun(opts: BlindRunOptions): BlindRun {
   const { config, env, warn } = opts;
   const secrets = mintTokens(
-    opts.secrets.map(({ spec, value }) => ({ name: spec.name, value, hosts: spec.hosts ?? [], tokenFormat: spec.tokenFormat })),
+    opts.secrets.map(({ spec, value }) => ({ name: spec.name, value, hosts: spec.hosts ?? [], tokenFormat: spec.tokenFormat, swap: spec.swap })),
   );
   const table = new TokenTable(secrets);
   const auditPath = auditPathOf(config, env);

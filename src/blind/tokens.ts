@@ -14,6 +14,7 @@
 // token found in a request names exactly one secret. A draw that breaks this is simply re-drawn.
 
 import { ConfigError } from "../errors.ts";
+import type { Placement } from "../config/placement.ts";
 import type { TokenFormat } from "../config/types.ts";
 import type { SecretValue } from "../secret.ts";
 import { type HostPattern, bindingProblem, matchesHost, parseHostPattern } from "./hosts.ts";
@@ -30,6 +31,7 @@ export interface TokenSpec {
   value: SecretValue;
   hosts: string[];
   tokenFormat: TokenFormat;
+  swap?: readonly Placement[];
 }
 
 /** Fills n random bytes; crypto.getRandomValues unless a test supplies its own source. */
@@ -46,7 +48,7 @@ export function mintTokens(specs: TokenSpec[], random: RandomBytes = cryptoRando
   return specs.map((spec) => {
     const token = drawToken(spec, random, acceptable);
     minted.push(token);
-    return { name: spec.name, token, value: spec.value, hosts: [...spec.hosts] };
+    return { name: spec.name, token, value: spec.value, hosts: [...spec.hosts], ...(spec.swap ? { swap: [...spec.swap] } : {}) };
   });
 }
 

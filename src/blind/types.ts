@@ -2,6 +2,7 @@
 // where it may go), the rewrite engine (pure functions over request heads and body streams) and the
 // proxy transport (sockets, TLS, HTTP/1.1 framing). The same engine serves MCP `fetch` later.
 
+import type { Placement } from "../config/placement.ts";
 import type { SecretValue } from "../secret.ts";
 
 /** One blinded secret for this run. */
@@ -12,6 +13,8 @@ export interface BlindSecret {
   value: SecretValue;
   /** Host globs with optional :port, e.g. "api.openai.com", "*.slack.com", "localhost:8443", "*". */
   hosts: string[];
+  /** Where in a request its token may be swapped; absent means the default (src/config/placement.ts). */
+  swap?: readonly Placement[];
 }
 
 /** Where a request is going, as decided by the CONNECT target (or the absolute-form URL). */

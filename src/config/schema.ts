@@ -7,6 +7,7 @@ import { ConfigError } from "../errors.ts";
 import { locateKey } from "./locate.ts";
 import { inferFromShorthand, providerNames, providerSchemas, vaultAuthMethods, type SettingKind } from "./provider-schema.ts";
 import { didYouMean } from "./suggest.ts";
+import { PLACEMENTS, type Placement, isPlacement } from "./placement.ts";
 import type { BlindSettings, ProviderSettings, SecretSpec, TokenFormat } from "./types.ts";
 
 /** Where a document came from, so errors can point into it. */
@@ -25,7 +26,7 @@ export interface ValidatedDoc {
   envs: Map<string, { providers: Record<string, ProviderSettings>; secrets: Map<string, SecretSpec> }>;
 }
 
-const secretKeys = ["provider", "ref", "field", "hosts", "optional", "blind", "token_format", "inject"];
+const secretKeys = ["provider", "ref", "field", "hosts", "optional", "blind", "token_format", "inject", "swap"];
 const topKeys = ["providers", "secrets", "env", "blind", "audit"];
 const blindKeys = ["upstream_ca", "resolve", "inspect", "sandbox", "network", "allow_tcp"];
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -177,6 +178,7 @@ export class DocValidator {
     if (inject !== undefined && !injectionPattern.test(inject)) {
       this.fail([...path, "inject"], 'must be "Header-Name: text with {} where the value goes", e.g. "X-API-Key: {}" or "Authorization: Token {}"');
     }
+    const swap = this.placements(table.swap, [...path, "swap"]);
     return {
       name,
       provider,
@@ -188,8 +190,22 @@ export class DocValidator {
       blind: this.boolean(table.blind, [...path, "blind"]),
       tokenFormat: tokenFormat as TokenFormat,
       ...(inject !== undefined ? { inject } : {}),
+      ...(swap !== undefined ? { swap } : {}),
       origin,
     };
+  }
+
+  /** `swap = ["header", "body"]`: where a token may be swapped; each entry one of PLACEMENTS. */
+  placements(value: unknown, path: string[]): Placement[] | undefined {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+      this.fail(path, `must be a list drawn from ${PLACEMENTS.map((p) => `"${p}"`).join(", ")}, e.g. ["header"]`);
+    }
+    (value as string[]).forEach((entry, i) => {
+      // The entry itself is not echoed (the rule for every config string); its position and the fix are.
+      if (!isPlacement(entry)) this.fail(path, `entry ${i + 1} is not a place a token can go${didYouMean(entry, PLACEMENTS).replace("valid keys", "places")}`);
+    });
+    return [...new Set(value as Placement[])];
   }
 
   blind(value: unknown, path: string[]): Partial<BlindSettings> {

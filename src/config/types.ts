@@ -1,6 +1,8 @@
 // The validated shape of kz configuration: what .keyzero.toml (and later bundle.yaml) become after
 // loading. Plain data only — no SecretValue can live here, so a config can always be printed safely.
 
+import type { Placement } from "./placement.ts";
+
 export type TokenFormat = "opaque" | "preserve";
 
 /** One secret as configured: where to get it and, for blind mode, where it may go. */
@@ -15,6 +17,8 @@ export interface SecretSpec {
   /** false passes the value raw even in blind mode; undefined means blinded. */
   blind?: boolean;
   tokenFormat: TokenFormat;
+  /** Where in a request its token may be swapped (src/config/placement.ts); absent means the default. */
+  swap?: Placement[];
   /**
    * How MCP `fetch {secret}` sends it: "Header-Name: template" with `{}` where the value goes.
    * Absent means "Authorization: Bearer {}".

@@ -4,7 +4,9 @@
 //   2. Discover which secrets it uses: planRequest over the discovery table (every minted token, no value,
 //      any host) finds tokens wherever the engine would swap them — URL, headers, Basic credentials, body.
 //   3. A policy decision per secret (action fetch, with host, method and path), each audited by the host.
-//   4. Blind mode's host rule per secret (bindingProblem: its hosts, TLS except to loopback).
+//   4. Blind mode's host rule per secret (bindingProblem: its hosts, TLS except to loopback), then its
+//      placement (`swap`): the engine over the bound secrets with no value refuses a token found where
+//      its secret may not be swapped (a body, by default), audited as a refused decision like a host.
 //   5. The SSRF guard on the address actually dialled (a `resolve` pin's target included).
 //   6. Values fetched; planRequest again with the real table does the swap; the request goes out pinned
 //      to the checked address (roundtrip.ts); the response is masked by the echo rewriter (fetch-result.ts).
@@ -17,8 +19,9 @@ import { isRefusal, planRequest } from "../blind/rewrite/plan.ts";
 import { TokenTable } from "../blind/tokens.ts";
 import type { BlindSecret, Destination, ProducedForm, Refusal, RequestHead } from "../blind/types.ts";
 import { UpstreamError, dialAddress } from "../blind/upstream.ts";
+import type { Placement } from "../config/placement.ts";
 import type { SecretSpec } from "../config/types.ts";
-import type { SecretValue } from "../secret.ts";
+import { SecretValue } from "../secret.ts";
 import { type CallContext, type ToolOutcome, ok, refuse } from "./calls.ts";
 import { buildFetchResult } from "./fetch-result.ts";
 import { type Pin, RoundTripError, TimedOut, pooledRoundTrip } from "./roundtrip.ts";
@@ -77,6 +80,8 @@ export function requestHead(args: FetchArgs, target: Target, injection: [string,
   return { head: { method: args.method, target: target.target, version: "HTTP/1.1", headers }, body };
 }
 
+const NO_VALUE = new SecretValue("");
+
 /** The secrets a request uses, found by running the engine over a table that swaps in nothing. */
 function secretsUsed(dest: Destination, head: RequestHead, body: Uint8Array | null, table: TokenTable): string[] | Refusal {
   const planned = planRequest(dest, head, table);
@@ -93,15 +98,22 @@ function secretsUsed(dest: Destination, head: RequestHead, body: Uint8Array | nu
 
 /** Each used secret may go to `dest` (its hosts, TLS rule); their token-table entries, or why not. */
 function boundSecrets(dest: Destination, used: string[], specs: readonly SecretSpec[], tokenFor: (name: string) => string) {
-  const bound: { name: string; token: string; hosts: string[] }[] = [];
+  const bound: { name: string; token: string; hosts: string[]; swap?: Placement[] }[] = [];
   for (const name of used) {
-    const hosts = specs.find((s) => s.name === name)?.hosts ?? [];
+    const spec = specs.find((s) => s.name === name);
+    const hosts = spec?.hosts ?? [];
     if (hosts.length === 0) return `${name} has no hosts in the bundle, so it cannot be sent anywhere`;
     const problem = bindingProblem(dest, { name, hosts });
     if (problem) return problem;
-    bound.push({ name, token: tokenFor(name), hosts });
+    bound.push({ name, token: tokenFor(name), hosts, ...(spec?.swap ? { swap: spec.swap } : {}) });
   }
   return bound;
+}
+
+/** Why a bound secret's token sits where its `swap` does not allow (the engine, with no value); else undefined. */
+function misplacement(dest: Destination, head: RequestHead, body: Uint8Array | null, bound: { name: string; token: string; hosts: string[]; swap?: Placement[] }[]) {
+  const used = secretsUsed(dest, head, body, new TokenTable(bound.map((b) => ({ ...b, value: NO_VALUE }))));
+  return isRefusal(used) ? used : undefined;
 }
 
 /** The request as it leaves: tokens swapped by the engine, body rewritten and re-framed (or re-signed). */
@@ -172,6 +184,11 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   if (typeof bound === "string") {
     for (const name of used) host.decide(identity, name, { ...decision, refused: bound }, client);
     return refuse(`fetch refused: ${bound}`);
+  }
+  const misplaced = misplacement(dest, head, body, bound);
+  if (misplaced) {
+    host.decide(identity, misplaced.secret, { ...decision, refused: misplaced.reason }, client);
+    return refuse(`fetch refused: ${misplaced.reason}`);
   }
 
   // 4. Policy, for every secret (each decision is an audit record).

@@ -3,10 +3,11 @@
 // caller may do with it is decided per call by policy, never by holding it. Tokens come from blind mode's
 // minting (src/blind/tokens.ts) and are all opaque: an agent never needs a value-shaped one, and an opaque
 // token needs no value to be minted. The discovery table is blind mode's TokenTable over every minted
-// token with no value and no host limit: running the rewrite engine with it tells which secrets a request
+// token with no value, no host limit and every placement: running the rewrite engine with it tells which secrets a request
 // refers to — in a URL, a header, a Basic credential, a body — before any value is fetched.
 
 import { TokenTable, opaqueToken } from "../blind/tokens.ts";
+import { PLACEMENTS } from "../config/placement.ts";
 import type { BlindSecret } from "../blind/types.ts";
 import { SecretValue } from "../secret.ts";
 
@@ -33,7 +34,7 @@ export class McpTokens {
   /** Every minted token, as a TokenTable that lets each go anywhere and swaps in nothing (see header). */
   discoveryTable(): TokenTable {
     this.#discovery ??= new TokenTable(
-      [...this.#byName].map(([name, token]): BlindSecret => ({ name, token, value: NO_VALUE, hosts: ["*"] })),
+      [...this.#byName].map(([name, token]): BlindSecret => ({ name, token, value: NO_VALUE, hosts: ["*"], swap: PLACEMENTS })),
     );
     return this.#discovery;
   }

@@ -1,6 +1,7 @@
 // Shared fixtures for the blind-mode unit tests: a token table over obviously fake credentials, and
 // request heads to plan. No value here is a real credential.
 
+import { PLACEMENTS } from "../../src/config/placement.ts";
 import { SecretValue } from "../../src/secret.ts";
 import { TokenTable, mintTokens } from "../../src/blind/tokens.ts";
 import type { BlindSecret, Destination, RequestHead } from "../../src/blind/types.ts";
@@ -35,6 +36,7 @@ export function fixture(): Fixture {
       value: new SecretValue(FAKE[name]),
       hosts: HOSTS[name],
       tokenFormat: "opaque" as const,
+      swap: PLACEMENTS, // every place, so the processors' swapping is tested; placement.test.ts tests the limits
     })),
   );
   const table = new TokenTable(secrets);

@@ -4,6 +4,7 @@ import { planRequest } from "../../src/blind/rewrite/plan.ts";
 import { isRefusal } from "../../src/blind/rewrite/context.ts";
 import type { BodyPlan, Refusal, RequestPlan } from "../../src/blind/types.ts";
 import { TokenTable, mintTokens } from "../../src/blind/tokens.ts";
+import { PLACEMENTS } from "../../src/config/placement.ts";
 import { SecretValue } from "../../src/secret.ts";
 import { ALL_VALUES, FAKE, dec, enc, fixture, github, head, leaksNoValue, local, openai } from "./fixtures.ts";
 
@@ -292,5 +293,5 @@ describe("planRequest", () => {
 });
 
 function fixtureWith(name: string, value: string, hosts: string[]): TokenTable {
-  return new TokenTable(mintTokens([{ name, value: new SecretValue(value), hosts, tokenFormat: "opaque" }]));
+  return new TokenTable(mintTokens([{ name, value: new SecretValue(value), hosts, tokenFormat: "opaque", swap: PLACEMENTS }]));
 }

@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { createHash, createHmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { PLACEMENTS } from "../../src/config/placement.ts";
 import { SecretValue } from "../../src/secret.ts";
 import { TokenTable, mintTokens } from "../../src/blind/tokens.ts";
 import { planRequest } from "../../src/blind/rewrite/plan.ts";
@@ -34,7 +35,11 @@ const HOSTS: Record<keyof typeof FAKE, string[]> = {
 };
 type Name = keyof typeof FAKE;
 const table = new TokenTable(
-  mintTokens((Object.keys(FAKE) as Name[]).map((name) => ({ name, value: new SecretValue(FAKE[name]), hosts: HOSTS[name], tokenFormat: "opaque" as const }))),
+  mintTokens((Object.keys(FAKE) as Name[]).map((name) => ({ name, value: new SecretValue(FAKE[name]), hosts: HOSTS[name], tokenFormat: "opaque" as const,
+    // The AWS pairs keep their default placement (the key id in a header, the secret key nowhere); the other
+    // secret opts in everywhere, since these tests put it in a body and a query.
+    ...(name === "OTHER_SECRET" ? { swap: PLACEMENTS } : {}),
+  }))),
 );
 const tok = (name: Name) => table.byName(name)!.token;
 const SIGNING_DATE = new Date("2026-01-15T10:20:30Z");

@@ -120,6 +120,7 @@ async function child(mode: "connect" | "ws" | "plain", host: string, port: numbe
 
 interface Response_ {
   status: number;
+  statusLine: string;
   headers: [string, string][];
   body: Buffer;
 }
@@ -145,7 +146,7 @@ function parse(raw: Buffer): Response_ {
   const coding = get("content-encoding");
   if (coding === "gzip") body = gunzipSync(body);
   if (coding === "deflate") body = inflateSync(body);
-  return { status: Number(start!.split(" ")[1]), headers, body };
+  return { status: Number(start!.split(" ")[1]), statusLine: start!, headers, body };
 }
 
 /** Is any trace of `value` in `bytes`, read as they are and in any case? */
@@ -159,6 +160,10 @@ function holds(bytes: Buffer, value: string): boolean {
 function expectNoValue(res: Response_, value: string): void {
   const leaks: string[] = [];
   if (holds(Buffer.concat([Buffer.from(res.headers.flat().join("\n")), res.body]), value)) leaks.push("raw bytes");
+  if (holds(Buffer.from(res.statusLine), value)) leaks.push("reason phrase");
+  const hexName = res.headers.find(([, v]) => v === "in the name")?.[0] ?? "";
+  expect(hexName.startsWith("x-")).toBe(true);
+  if (holds(readBack("hex", hexName.slice(2)), value)) leaks.push("header name");
   const json = JSON.parse(res.body.toString("utf8")) as Record<string, string>;
   for (const [kind, text] of Object.entries(json)) if (holds(readBack(kind, text), value)) leaks.push(`body ${kind}`);
   const header = (name: string) => res.headers.find(([n]) => n === name)?.[1] ?? "";

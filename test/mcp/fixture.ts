@@ -39,8 +39,8 @@ export function bundleYaml(opts: { upstreamPort: number; allowPrivate: boolean }
   jwks_file: ./jwks.json
   algorithms: [ES256]
 secrets:
-  API_KEY: { provider: env, ref: KZ_MCP_TEST_API_KEY, hosts: [api.example.test] }
-  BASIC_PASS: { provider: env, ref: KZ_MCP_TEST_BASIC_PASS, hosts: [api.example.test] }
+  API_KEY: { provider: env, ref: KZ_MCP_TEST_API_KEY, hosts: [api.example.test], swap: [header, query] }
+  BASIC_PASS: { provider: env, ref: KZ_MCP_TEST_BASIC_PASS, hosts: [api.example.test], swap: [header, body] }
   ANY_KEY: { provider: env, ref: KZ_MCP_TEST_ANY_KEY, hosts: ["*"] }
   NO_HOSTS: { provider: env, ref: KZ_MCP_TEST_NO_HOSTS }
   UNSET_KEY: { provider: env, ref: KZ_MCP_TEST_NOT_SET, hosts: [api.example.test] }

@@ -2,8 +2,9 @@
 // (TLS with its own test CA, and plain http) so that it can do what helpful frameworks would not:
 //   GET /forms[?compress=gzip|deflate|deflate-raw|br|x-unknown[&force=1]]
 //       takes the credential from `Authorization: Bearer …` and sends it back in every encoding an API
-//       might use (echoedForms below), as a JSON body and in response headers (X-Echo-*, Location,
-//       Link); compressed when asked, and with force=1 whatever the request's Accept-Encoding says
+//       might use (echoedForms below), as a JSON body, in response headers (X-Echo-*, Location, Link),
+//       in a header name (X-<hex>) and in the reason phrase; compressed when asked, and with force=1
+//       whatever the request's Accept-Encoding says
 //   GET /ws  a WebSocket that, once open, sends the credential in a text frame, a binary frame, a text
 //       message fragmented across three frames with a ping between them, a base64 text frame and a
 //       close frame whose reason holds it; then closes. No extension is ever accepted.
@@ -143,6 +144,7 @@ function respond(req: EchoRequest): Buffer {
     `X-Echo-Json: ${forms.json_u_all}`,
     `Location: https://callback.example.test/done?key=${forms.percent_lower}`,
     `Link: <https://api.example.test/next?c=${forms.base64url_2}>; rel="next"`,
+    `X-${forms.hex}: in the name`,
   ];
   const coding = url.searchParams.get("compress");
   const accepted = (req.headers["accept-encoding"] ?? "").toLowerCase().includes(coding === "deflate-raw" ? "deflate" : (coding ?? "-"));
@@ -150,7 +152,7 @@ function respond(req: EchoRequest): Buffer {
     body = compress(coding, body);
     headers.push(`Content-Encoding: ${coding === "deflate-raw" ? "deflate" : coding}`);
   }
-  return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\n${headers.join("\r\n")}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]);
+  return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK ${bearer}\r\n${headers.join("\r\n")}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]);
 }
 
 function parseHead(text: string): EchoRequest {

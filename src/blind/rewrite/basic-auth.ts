@@ -18,7 +18,7 @@ export function swapInBasicAuth(value: string, ctx: SwapContext): string | Refus
   const matches = ctx.table.needles.findInBytes(decoded);
   if (matches.length === 0) return value;
   const secrets = matches.map((m) => ctx.secretOf(m));
-  const refused = ctx.check(secrets);
+  const refused = ctx.check(secrets, "header");
   if (refused) return refused;
   const credential = spliceBytes(decoded, matches, (m) => Buffer.from(ctx.secretOf(m).value.reveal(), "utf8"));
   const reencoded = Buffer.from(credential).toString("base64");

@@ -16,6 +16,9 @@
 // body (the proxy recomputes Content-Length). The proxy answers a body over the limit with 413 rather
 // than send it on unrewritten. Chunked bodies get a `stream` plan: their head has already left, so a token bound
 // elsewhere cannot be refused any more; it is left in place, inert, and reported by audit().
+//
+// Placement "body": a token whose secret's swap leaves out "body" is refused in a buffered body and left
+// inert (reported) in a streamed one, exactly like a token bound to another host.
 
 import { isUtf8 } from "node:buffer";
 import type { BlindSecret, BodyAudit, BodyPlan, Refusal, RequestHead, StreamRewriter } from "../types.ts";
@@ -89,7 +92,7 @@ export function rewriteBufferedBody(body: Uint8Array, kind: TextKind, ctx: SwapC
   if (kind === "untyped" && !isUtf8(body)) return body;
   const matches = ctx.table.needles.findInBytes(body);
   if (matches.length === 0) return body;
-  const refused = ctx.check(matches.map((m) => ctx.secretOf(m)));
+  const refused = ctx.check(matches.map((m) => ctx.secretOf(m)), "body");
   if (refused) return refused;
   return spliceBytes(body, matches, (m) => {
     const secret = ctx.secretOf(m);
@@ -111,7 +114,7 @@ class BodyStream implements StreamRewriter {
   constructor(ctx: SwapContext, kind: TextKind) {
     this.stream = new SplicingStream(ctx.table.needles, (m) => {
       const secret = ctx.secretOf(m);
-      if (!ctx.isAllowed(secret)) {
+      if (!ctx.isAllowed(secret, "body")) {
         this.inert.add(secret.name);
         return Buffer.from(secret.token, "utf8");
       }

@@ -1,4 +1,5 @@
-// Request headers: every header value is searched for tokens and each allowed one swapped for its value.
+// Request headers: every header value is searched for tokens and each allowed one swapped for its value
+// (placement "header": a secret whose swap leaves it out is refused wherever it sits in a header).
 // Authorization is routed by scheme — Basic to basic-auth.ts, AWS4-HMAC-SHA256 left for sigv4.ts (it is
 // re-signed, not swapped). Proxy-Authorization belongs to the proxy and is never touched. A value that
 // contains a line break or NUL is refused rather than spliced: it would split the header.
@@ -28,7 +29,7 @@ export function swapInHeader(name: string, value: string, ctx: SwapContext): str
     const basic = swapInBasicAuth(value, ctx);
     if (basic !== undefined) return basic;
   }
-  return ctx.swapInText(value, (secret) => {
+  return ctx.swapInText(value, "header", (secret) => {
     const real = secret.value.reveal();
     if (isHeaderSafe(real)) return real;
     return refusal(secret.name, `${secret.name}'s value contains a line break or NUL and cannot be sent in the ${name} header`);

@@ -109,7 +109,7 @@ function sigV4Job(original: RequestHead, ctx: SwapContext): SigV4Job | Refusal |
   if (!auth) return refusal(first.name, `${first.name}: kz re-signs only AWS4-HMAC-SHA256 Authorization headers (not SigV4a, not malformed ones)`);
   const keyId = ctx.table.byToken(auth.accessKeyId);
   if (!keyId) return refusal(first.name, `${first.name}: an AWS Authorization header carries a token somewhere other than the access key id`);
-  const refusedKey = ctx.check([keyId]);
+  const refusedKey = ctx.check([keyId], "header"); // the key id sits in the Authorization header
   if (refusedKey) return refusedKey;
   if (!keyId.name.endsWith("ACCESS_KEY_ID")) {
     return refusal(keyId.name, `${keyId.name} is used as an AWS access key id; kz pairs keys by name, so it must be called <P>ACCESS_KEY_ID next to a blinded <P>SECRET_ACCESS_KEY`);
@@ -119,7 +119,8 @@ function sigV4Job(original: RequestHead, ctx: SwapContext): SigV4Job | Refusal |
   if (!secretKey) {
     return refusal(keyId.name, `${keyId.name} is blinded but no blinded ${pairName} pairs with it, so kz cannot re-sign the request`);
   }
-  const refusedSecret = ctx.check([secretKey]);
+  // The secret key is never placed in the request (kz signs with it): only its host binding is checked.
+  const refusedSecret = ctx.checkBinding([secretKey]);
   if (refusedSecret) return refusedSecret;
   const declared = headerValues(original, "x-amz-content-sha256")[0]?.trim();
   if (declared?.startsWith("STREAMING-") && declared !== TRAILER_PAYLOAD) {

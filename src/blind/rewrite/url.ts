@@ -4,7 +4,10 @@
 // raw characters it came from, so the rest of the target keeps its original encoding. A token can only
 // match unreserved characters, so it can never straddle an encoded "/", "&" or "=". The value goes in
 // strictly percent-encoded (safe in a path segment and a query alike), recorded as a produced form.
+// The path (up to the first "?") and the query are separate placements: a secret's swap must name
+// "path" or "query" for its token to be swapped there (a token cannot contain "?", so none straddles).
 
+import type { Placement } from "../../config/placement.ts";
 import type { BlindSecret, Refusal } from "../types.ts";
 import type { SwapContext } from "./context.ts";
 import { percentEncode } from "./encode.ts";
@@ -16,11 +19,19 @@ interface DecodedView {
 }
 
 export function swapInTarget(target: string, ctx: SwapContext): string | Refusal {
-  if (!target.includes("%")) return ctx.swapInText(target, (secret) => encodeValue(secret, ctx));
+  const q = target.indexOf("?");
+  const path = swapInPart(q < 0 ? target : target.slice(0, q), "path", ctx);
+  if (q < 0 || typeof path !== "string") return path;
+  const query = swapInPart(target.slice(q + 1), "query", ctx);
+  return typeof query === "string" ? `${path}?${query}` : query;
+}
+
+function swapInPart(target: string, where: Placement, ctx: SwapContext): string | Refusal {
+  if (!target.includes("%")) return ctx.swapInText(target, where, (secret) => encodeValue(secret, ctx));
   const view = decodedView(target);
   const matches = ctx.table.needles.findInText(view.text);
   if (matches.length === 0) return target;
-  const refused = ctx.check(matches.map((m) => ctx.secretOf(m)));
+  const refused = ctx.check(matches.map((m) => ctx.secretOf(m)), where);
   if (refused) return refused;
   let out = "";
   let copied = 0;
