@@ -1,5 +1,6 @@
 // Linux sandbox through bubblewrap (`bwrap`, the reach used by Flatpak): the command sees the same
-// filesystem (`--bind / /`), except that hidden folders become an empty tmpfs with mode 000, hidden files
+// filesystem (`--bind / /`), except that the folders above protected paths are pinned (bound onto
+// themselves, so they cannot be renamed), hidden folders become an empty tmpfs with mode 000, hidden files
 // an unreadable empty file, read-only paths a read-only bind of themselves, and an absent path that must
 // not be created an unreadable read-only placeholder. It gets its own PID namespace with a fresh /proc
 // (kz's process is out of sight) and, with `network = "proxy"`, its own network namespace (loopback only).
@@ -27,6 +28,8 @@ export function bwrapArgs(opts: BwrapOptions, command: string[]): string[] {
   if (opts.newSession) args.push("--new-session");
   if (opts.infoFd !== undefined) args.push("--info-fd", String(opts.infoFd));
   args.push("--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc");
+  // First the protected paths' parents onto themselves (so they cannot be renamed), then the protection.
+  for (const path of opts.policy.pinned) args.push("--bind", path, path);
   for (const path of opts.policy.hidden) {
     if (isFolder(path)) args.push("--perms", "0000", "--tmpfs", path);
     else args.push("--ro-bind", opts.placeholder, path);

@@ -18,6 +18,12 @@ export interface SandboxPolicy {
   readOnly: string[];
   /** Paths that do not exist and must not be created (e.g. an absent .keyzero.local.toml). */
   noCreate: string[];
+  /**
+   * The folders above all of those, outermost first. Each becomes a mount point of itself, which
+   * rename(2) and rmdir(2) refuse (EBUSY): moving a protected path's parent away would carry the
+   * protection with it and leave room to plant a fresh ~/.config/keyzero or .keyzero.toml in its place.
+   */
+  pinned: string[];
 }
 
 export interface PolicyInput {
@@ -118,7 +124,18 @@ export function sandboxPolicy(input: PolicyInput): SandboxPolicy {
   const readOnly = outermost(readOnlyWanted.map(real).filter((p): p is string => p !== undefined)).filter(
     (p) => !hidden.some((h) => isWithin(p, h)),
   );
-  return { hidden, readOnly, noCreate: noCreate.filter((p) => !hidden.some((h) => isWithin(p, h))) };
+  const absent = noCreate.filter((p) => !hidden.some((h) => isWithin(p, h)));
+  return { hidden, readOnly, noCreate: absent, pinned: foldersAbove([...hidden, ...readOnly, ...absent]) };
+}
+
+/** Every folder above the given paths, below the root, outermost first. */
+export function foldersAbove(paths: string[]): string[] {
+  const folders = new Set<string>();
+  for (const path of paths) {
+    for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) folders.add(dir);
+  }
+  for (const path of paths) folders.delete(path); // already mount points of their own
+  return [...folders].sort((a, b) => a.split(sep).length - b.split(sep).length || a.localeCompare(b));
 }
 
 /** Whether a path is a folder (for mechanisms that hide files and folders differently). */

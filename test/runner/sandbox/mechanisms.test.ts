@@ -9,14 +9,14 @@ import { sandboxChoice } from "../../../src/runner/sandbox/for-run.ts";
 import { parseInitArgs } from "../../../src/runner/sandbox/init.ts";
 import { sbplString, seatbeltProfile } from "../../../src/runner/sandbox/seatbelt.ts";
 
-const policy = { hidden: ["/tmp"], readOnly: ["/home/u/p/.keyzero.toml"], noCreate: ["/home/u/p/.keyzero.local.toml"] };
+const policy = { hidden: ["/tmp"], readOnly: ["/home/u/p/.keyzero.toml"], noCreate: ["/home/u/p/.keyzero.local.toml"], pinned: ["/home", "/home/u", "/home/u/p"] };
 
 describe("bubblewrap", () => {
   test("own PID namespace, fresh /proc, hidden folder as a 000 tmpfs, read-only binds, placeholder over absent paths", () => {
     const args = bwrapArgs({ policy, placeholder: "/run/kz/hidden", isolateNetwork: false, newSession: false, cwd: "/home/u/p" }, ["kz", "__sandbox-init", "--", "sh"]);
     const text = args.join(" ");
     expect(text).toContain("--die-with-parent --unshare-pid");
-    expect(text).toContain("--bind / / --dev-bind /dev /dev --proc /proc");
+    expect(text).toContain("--bind / / --dev-bind /dev /dev --proc /proc --bind /home /home --bind /home/u /home/u --bind /home/u/p /home/u/p --perms");
     expect(text).toContain("--perms 0000 --tmpfs /tmp");
     expect(text).toContain("--ro-bind /home/u/p/.keyzero.toml /home/u/p/.keyzero.toml");
     expect(text).toContain("--ro-bind /run/kz/hidden /home/u/p/.keyzero.local.toml");

@@ -63,6 +63,12 @@ describe("sandboxPolicy", () => {
     expect(policy.readOnly).toContain(cfg.path);
     expect(policy.readOnly).toContain(join(root, "home/.local/state/keyzero"));
     expect(policy.noCreate).toEqual([join(cfg.dir, ".keyzero.local.toml")]);
+    // The folders above them are pinned, outermost first, so none of them can be renamed away.
+    expect(policy.pinned).toContain(join(root, "home"));
+    expect(policy.pinned).toContain(join(root, "home/.config"));
+    expect(policy.pinned).toContain(cfg.dir);
+    expect(policy.pinned.indexOf(join(root, "home"))).toBeLessThan(policy.pinned.indexOf(cfg.dir));
+    expect(policy.pinned).not.toContain(join(root, "home/.config/keyzero")); // itself a mount point
   });
 
   test("an existing override is read-only instead; an audit log beside the config protects only itself", () => {
