@@ -64,6 +64,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
       if (error.code === INCOMPLETE_BODY) deps.log(`client ${c.env.client} hung up mid-body on ${c.req.method} ${c.req.path} (400 ${INCOMPLETE_BODY})`);
       return errorResponse(c, error, metrics);
     }
+    // The client went away mid-request (e.g. while /mcp read its body): its failure, not the server's.
+    if (c.req.raw.signal.aborted) {
+      deps.log(`client ${c.env.client} hung up mid-request on ${c.req.method} ${c.req.path} (400 ${INCOMPLETE_BODY})`);
+      return errorResponse(c, new AccessError(400, INCOMPLETE_BODY, "the client closed the connection before the request was complete"), metrics);
+    }
     // Unexpected: log the class and first line only (a stack can hold request data), answer generically.
     deps.log(`internal error on ${c.req.method} ${c.req.path}: ${error.name}: ${String(error.message).split("\n")[0]}`);
     return errorResponse(c, new AccessError(500, "internal_error", "internal error (see the server log)"), metrics);
