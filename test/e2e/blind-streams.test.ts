@@ -27,7 +27,7 @@ upstream_ca = "${upstream.caFile}"
 resolve = { "${API}:443" = "127.0.0.1:${upstream.port}" }
 
 [secrets]
-API_KEY = { provider = "local", hosts = ["${API}"] }
+API_KEY = { provider = "local", hosts = ["${API}"], swap = ["header", "query", "body"] }
 `,
   );
   await box.put("API_KEY", API_KEY);

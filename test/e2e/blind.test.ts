@@ -41,7 +41,7 @@ upstream_ca = "${upstream.caFile}"
 resolve = { "${API}:443" = "127.0.0.1:${upstream.port}", "${OTHER}:443" = "127.0.0.1:${upstream.port}", "${UNBOUND}:443" = "127.0.0.1:${upstream.port}" }
 
 [secrets]
-API_KEY = { provider = "local", hosts = ["${API}"] }
+API_KEY = { provider = "local", hosts = ["${API}"], swap = ["header", "query", "body"] }
 OTHER_KEY = { provider = "local", hosts = ["${OTHER}"] }
 FROM_ENV = { provider = "env", ref = "SOURCE_VAR", hosts = ["${API}"] }
 RAW_ONE = { provider = "local", blind = false }
