@@ -1,14 +1,15 @@
 // What keeps responses from intercepted hosts maskable. Echo masking rewrites bytes at equal length, which
 // works on the bytes as sent — not inside a gzip stream or a permessage-deflate WebSocket frame. So:
-//   - requests go upstream with `Accept-Encoding: identity` (the client's list replaced) and without
-//     `Sec-WebSocket-Extensions` (no compressed frames). Measured choice: asking for identity costs
+//   - requests go upstream with `Accept-Encoding: identity` (the client's list replaced), without
+//     `Sec-WebSocket-Extensions` (no compressed frames) and without a `TE` asking for compressed
+//     transfer codings. Measured choice: asking for identity costs
 //     nothing on the proxy's CPU, keeps the unbuffered byte-level streaming path, and most servers honour
 //     it; decompressing everything would add zlib to every response. A head that a SigV4 signature
 //     covers Accept-Encoding in is left alone (changing it would break the signature);
 //   - a response compressed anyway (a server that ignores Accept-Encoding, a stored .gz object) is
 //     decompressed by the proxy and passed on decoded (Content-Encoding and Content-Length removed,
-//     re-framed as chunked) — gzip, x-gzip, deflate (zlib or raw) and br; any other coding is refused
-//     with a 502, never passed through unmasked.
+//     re-framed as chunked) — gzip, x-gzip, deflate (zlib or raw) and br; any other coding, and any
+//     transfer coding but chunked, is refused with a 502, never passed through unmasked.
 
 import { type Transform } from "node:stream";
 import { createBrotliDecompress, createInflateRaw, createUnzip } from "node:zlib";
@@ -44,6 +45,9 @@ export function echoSafeRequestHead(head: RequestHead): RequestHead {
     } else if (name.length === 24 && isHeaderName(name, "sec-websocket-extensions")) {
       changed = true;
       continue;
+    } else if (name.length === 2 && isHeaderName(name, "te") && value.trim().toLowerCase() !== "trailers") {
+      changed = true; // a request for compressed transfer codings
+      continue;
     }
     headers.push(field);
   }
@@ -54,14 +58,20 @@ export type Coding = { kind: "identity" } | { kind: "decode"; coding: string } |
 
 const DECODABLE = new Set(["gzip", "x-gzip", "deflate", "br"]);
 
-/** The response's content coding, as far as masking is concerned. */
+/**
+ * The response's content coding, as far as masking is concerned. A transfer coding other than chunked
+ * (`Transfer-Encoding: gzip, chunked`) is a compression the client undoes itself: unsupported.
+ */
 export function responseCoding(head: ResponseHead): Coding {
   const codings: string[] = [];
   for (const [name, value] of head.headers) {
-    if (!isHeaderName(name, "content-encoding")) continue;
+    const transfer = isHeaderName(name, "transfer-encoding");
+    if (!transfer && !isHeaderName(name, "content-encoding")) continue;
     for (const part of value.split(",")) {
       const coding = part.trim().toLowerCase();
-      if (coding && coding !== "identity") codings.push(coding);
+      if (!coding || coding === "identity" || (transfer && coding === "chunked")) continue;
+      if (transfer) return { kind: "unsupported", coding: `transfer coding ${coding}` };
+      codings.push(coding);
     }
   }
   if (codings.length === 0) return { kind: "identity" };

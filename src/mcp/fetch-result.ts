@@ -69,6 +69,22 @@ function headerOf(head: ResponseHead, lower: string): string | undefined {
   return head.headers.find(([name]) => name.toLowerCase() === lower)?.[1];
 }
 
+/**
+ * The codings to undo, as one Content-Encoding-like value: a transfer coding other than chunked
+ * (`Transfer-Encoding: gzip, chunked`, which the caller's own HTTP stack would undo) counts like a content
+ * coding, so the body is decoded and masked — or omitted when there is more than one coding in all.
+ */
+export function codingOf(head: ResponseHead): string | undefined {
+  const transfer = (headerOf(head, "transfer-encoding") ?? "")
+    .split(",")
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== "" && c !== "chunked" && c !== "identity");
+  const content = headerOf(head, "content-encoding");
+  if (transfer.length === 0) return content;
+  const all = content && content.trim().toLowerCase() !== "identity" ? [...transfer, content.trim()] : transfer;
+  return all.join(", ");
+}
+
 /** The body without its Content-Encoding, at most `limit` bytes; a reason string when it cannot be decoded. */
 export function decodeContent(body: Buffer, encoding: string | undefined, limit: number): Buffer | string {
   const coding = (encoding ?? "").trim().toLowerCase();
@@ -92,7 +108,7 @@ const TEXT_TYPES = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-ww
 export function buildFetchResult(raw: Pick<RawResponse, "head" | "body" | "cut">, echo: EchoRewriter, limit: number, margin: number): FetchResult {
   const headers = safeHeaders(raw.head, echo.header);
   const base = { status: raw.head.status, headers };
-  const decoded = decodeContent(raw.body, headerOf(raw.head, "content-encoding"), limit + margin);
+  const decoded = decodeContent(raw.body, codingOf(raw.head), limit + margin);
   if (typeof decoded === "string") {
     return { ...base, body: "", body_encoding: "text", truncated: false, note: `body omitted: ${decoded}` };
   }

@@ -220,6 +220,13 @@ describe("echoed in every encoding", () => {
     expect(holds(raw, VALUE)).toBe(false);
     expect(res.body.toString()).toContain("x-unknown");
   });
+
+  test("a gzip transfer coding (undone by the client's HTTP stack) is refused with a 502 too", async () => {
+    const raw = await child("connect", API, 443, "/forms?te=gzip");
+    expect(parse(raw).status).toBe(502);
+    expect(holds(raw, VALUE)).toBe(false);
+    expect(lastRequest("/forms?te=gzip").headers.authorization).toBe(`Bearer ${VALUE}`);
+  });
 });
 
 describe("WebSocket", () => {

@@ -65,6 +65,14 @@ async function fetchForms(query: string): Promise<{ result: Record<string, any>;
 }
 
 describe("MCP fetch against an echo in every encoding", () => {
+  test("a gzip transfer coding is decoded and masked too, not handed over compressed", async () => {
+    const raw = (await client.callTool({ name: "fetch", arguments: { url: "https://api.example.test/forms?te=gzip", secret: "BASIC_PASS" } })) as any;
+    const result = raw.structuredContent as Record<string, any>;
+    expect(result.body_encoding).toBe("text");
+    expect(holds(Buffer.from(JSON.stringify(raw)), VALUE)).toBe(false);
+    for (const [kind, text] of Object.entries(JSON.parse(result.body) as Record<string, string>)) expect(holds(readBack(kind, text), VALUE)).toBe(false);
+  });
+
   for (const query of ["", "?compress=gzip&force=1", "?compress=deflate&force=1", "?compress=br&force=1"]) {
     test(`body, Location and Link hold no form of the value${query ? ` (${query.slice(1)})` : ""}`, async () => {
       const { result, leaks } = await fetchForms(query);

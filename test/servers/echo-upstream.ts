@@ -1,10 +1,10 @@
 // A hostile echo server for blind-mode echo-masking tests, speaking HTTP/1.1 by hand over Bun sockets
 // (TLS with its own test CA, and plain http) so that it can do what helpful frameworks would not:
-//   GET /forms[?compress=gzip|deflate|deflate-raw|br|x-unknown[&force=1]]
+//   GET /forms[?compress=gzip|deflate|deflate-raw|br|x-unknown[&force=1]][?te=gzip]
 //       takes the credential from `Authorization: Bearer …` and sends it back in every encoding an API
 //       might use (echoedForms below), as a JSON body, in response headers (X-Echo-*, Location, Link),
 //       in a header name (X-<hex>) and in the reason phrase; compressed when asked, and with force=1
-//       whatever the request's Accept-Encoding says
+//       whatever the request's Accept-Encoding says; te=gzip sends it as a gzip transfer coding
 //   GET /ws  a WebSocket that, once open, sends the credential in a text frame, a binary frame, a text
 //       message fragmented across three frames with a ping between them, a base64 text frame and a
 //       close frame whose reason holds it; then closes. No extension is ever accepted.
@@ -151,6 +151,12 @@ function respond(req: EchoRequest): Buffer {
   if (coding && (url.searchParams.has("force") || accepted)) {
     body = compress(coding, body);
     headers.push(`Content-Encoding: ${coding === "deflate-raw" ? "deflate" : coding}`);
+  }
+  if (url.searchParams.get("te") === "gzip") {
+    // Compressed as a transfer coding: the client's HTTP stack undoes it, so kz must not pass it on.
+    const gz = gzipSync(body);
+    const chunked = Buffer.concat([Buffer.from(`${gz.length.toString(16)}\r\n`), gz, Buffer.from("\r\n0\r\n\r\n")]);
+    return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n`), chunked]);
   }
   return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK ${bearer}\r\n${headers.join("\r\n")}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]);
 }
