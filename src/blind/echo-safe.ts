@@ -1,8 +1,9 @@
 // What keeps responses from intercepted hosts maskable. Echo masking rewrites bytes at equal length, which
 // works on the bytes as sent — not inside a gzip stream or a permessage-deflate WebSocket frame. So:
 //   - requests go upstream with `Accept-Encoding: identity` (the client's list replaced), without
-//     `Sec-WebSocket-Extensions` (no compressed frames) and without a `TE` asking for compressed
-//     transfer codings. Measured choice: asking for identity costs
+//     `Sec-WebSocket-Extensions` (no compressed frames), without a `TE` asking for compressed
+//     transfer codings, and without an `Upgrade` to anything but WebSocket (h2c's HPACK would hide
+//     values in Huffman-coded headers). Measured choice: asking for identity costs
 //     nothing on the proxy's CPU, keeps the unbuffered byte-level streaming path, and most servers honour
 //     it; decompressing everything would add zlib to every response. A head that a SigV4 signature
 //     covers Accept-Encoding in is left alone (changing it would break the signature);
@@ -47,6 +48,9 @@ export function echoSafeRequestHead(head: RequestHead): RequestHead {
       continue;
     } else if (name.length === 2 && isHeaderName(name, "te") && value.trim().toLowerCase() !== "trailers") {
       changed = true; // a request for compressed transfer codings
+      continue;
+    } else if (name.length === 7 && isHeaderName(name, "upgrade") && !/^\s*websocket\s*$/i.test(value)) {
+      changed = true; // h2c and the like: HPACK's Huffman coding would hide a value from masking
       continue;
     }
     headers.push(field);

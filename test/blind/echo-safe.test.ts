@@ -9,13 +9,14 @@ const request = (headers: [string, string][], target = "/"): RequestHead => ({ m
 const response = (headers: [string, string][]): ResponseHead => ({ version: "HTTP/1.1", status: 200, reason: "OK", headers });
 
 describe("echoSafeRequestHead", () => {
-  test("Accept-Encoding becomes identity; WebSocket extensions and TE codings are dropped; order kept", () => {
+  test("Accept-Encoding becomes identity; WebSocket extensions, TE codings and non-WebSocket upgrades are dropped; order kept", () => {
     const out = echoSafeRequestHead(
       request([
         ["Host", "api.example.test"],
         ["accept-encoding", "gzip, deflate, br"],
         ["Sec-WebSocket-Extensions", "permessage-deflate"],
         ["TE", "gzip"],
+        ["Upgrade", "h2c"],
         ["Authorization", "Bearer x"],
       ]),
     );
@@ -27,7 +28,7 @@ describe("echoSafeRequestHead", () => {
   });
 
   test("a head that needs nothing changed is the same object (forwarded as received)", () => {
-    const head = request([["Host", "h"], ["Accept-Encoding", "identity"], ["TE", "trailers"]]);
+    const head = request([["Host", "h"], ["Accept-Encoding", "identity"], ["TE", "trailers"], ["Upgrade", "websocket"]]);
     expect(echoSafeRequestHead(head)).toBe(head);
   });
 
