@@ -48,6 +48,7 @@ function echoedForms(v: string): [string, string][] {
     ["percent", encodeURIComponent(v)],
     ["percent lower-case hex", encodeURIComponent(v).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase())],
     ["form", encodeURIComponent(v).replace(/%20/g, "+")],
+    ["percent twice", encodeURIComponent(encodeURIComponent(v))],
     ["html named", htmlNamed(v)],
     ["html decimal", htmlDec(v)],
     ["html hex upper", htmlHexUpper(v)],

@@ -10,7 +10,7 @@
 //              < > & ' as \u00XX (Go), with / as \/ (PHP), and every character as \uXXXX; each of
 //              those escaped once more (JSON inside a JSON string, as request echoes do)
 //   percent    RFC 3986 strict, encodeURIComponent, encodeURI, Python quote() (keeps /), each also with
-//              + for space; every byte as %XX
+//              + for space; every byte as %XX; encoded twice (a URL carried in another URL's query)
 //   html       & < > " ' as named, decimal or hex references (the spellings of Python, Go, PHP,
 //              Java), non-ASCII as numeric references, and every character as &#N; / &#xN;
 //   hex        of the UTF-8 bytes, any case
@@ -108,6 +108,7 @@ export function percentForms(value: string): string[] {
   const out = [...variants];
   for (const v of variants) if (v.includes("%20")) out.push(v.replaceAll("%20", "+")); // form encoding
   out.push(percentWith(value, /(?!)/)); // every byte
+  for (const v of variants.slice(0, 3)) out.push(v.replaceAll("%", "%25")); // a URL inside a URL's query
   return out;
 }
 
