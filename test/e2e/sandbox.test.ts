@@ -6,7 +6,7 @@
 // value may be in what it kept; the bound call must still carry the real value.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ordinaryAccount, UserBox } from "../helpers/ordinary-user.ts";
 import { startHttpsUpstream, type HttpsUpstream } from "../servers/https-upstream.ts";
@@ -24,7 +24,14 @@ const account = ordinaryAccount();
 const skip = typeof account === "string";
 if (skip) console.warn(`skipping sandbox isolation tests: ${account}`);
 const hasBwrap = Bun.which("bwrap") !== null;
-if (!hasBwrap) console.warn("skipping sandbox isolation tests: bubblewrap (bwrap) is not installed");
+if (!hasBwrap) console.warn("skipping the bubblewrap sandbox tests: bubblewrap (bwrap) is not installed");
+const hasUnshare = Bun.which("unshare") !== null && Bun.which("setpriv") !== null;
+if (!hasUnshare) console.warn("skipping the namespaces sandbox tests: util-linux unshare/setpriv is missing");
+// Every test runs under each Linux mechanism (runner/sandbox/mechanism.ts), forced with KZ_SANDBOX_MECHANISM.
+const MECHANISMS = [
+  { name: "bubblewrap", available: hasBwrap },
+  { name: "namespaces", available: hasUnshare },
+];
 
 let box: UserBox;
 let upstream: HttpsUpstream;
@@ -49,7 +56,7 @@ function expectNothingLeaked(what: Buffer[]): void {
 }
 
 beforeAll(async () => {
-  if (skip || !hasBwrap) return;
+  if (skip || !(hasBwrap || hasUnshare)) return;
   upstream = await startHttpsUpstream({ hostnames: [API] });
   box = new UserBox(account as Exclude<typeof account, string>);
   copyFileSync(upstream.caFile, join(box.home, "upstream-ca.pem"));
@@ -87,9 +94,12 @@ afterAll(() => {
   box?.cleanup();
 });
 
-describe.skipIf(skip || !hasBwrap)("kz run --blind: an agent with a shell inside the sandbox", () => {
+for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available)(`kz run --blind (${mechanism.name}): an agent with a shell inside the sandbox`, () => {
+  beforeAll(() => void (box.env.KZ_SANDBOX_MECHANISM = mechanism.name));
   test("gets no value, no credential file and no key, cannot change the config or the audit log — and its bound call works", async () => {
     const config = readFileSync(join(box.project, ".keyzero.toml"));
+    const loot = join(box.project, "loot");
+    rmSync(loot, { recursive: true, force: true }); // another mechanism's run left its own
     const before = upstream.requests.length;
     const r = await box.kz(["run", "--blind", "--", "sh", "./hostile-agent.sh"], {
       env: { SOURCE_VAR: ENV_VALUE, AUDIT_LOG: auditLog, AGENT_PY: "./hostile-agent.py", BOUND_HOST: API },
@@ -99,11 +109,10 @@ describe.skipIf(skip || !hasBwrap)("kz run --blind: an agent with a shell inside
     expect(r.code).toBe(42); // the agent's own exit status came through
 
     // The agent really ran each step (so an empty loot proves something).
-    const loot = join(box.project, "loot");
     expect(readFileSync(join(loot, "curl.out"), "utf8")).toContain("curl=0");
     expect(readFileSync(join(loot, "writes.out"), "utf8")).toMatch(/Read-only file system|Permission denied|busy/);
     expect(readFileSync(join(loot, "files.out"), "utf8")).toContain("Permission denied");
-    // It saw its own sandbox (bwrap's reaper as PID 1) and nothing of kz's process.
+    // It saw its own sandbox (bwrap's reaper or kz's init as PID 1) and nothing of kz's process.
     const scan = readFileSync(join(loot, "proc.out"), "latin1");
     expect(scan).toContain("== 1 cmdline");
     expect(scan).not.toContain(`${box.kzPath}\u0000run`);
@@ -119,10 +128,28 @@ describe.skipIf(skip || !hasBwrap)("kz run --blind: an agent with a shell inside
     expect(readFileSync(join(box.project, ".keyzero.toml")).equals(config)).toBe(true);
     expect(existsSync(join(box.project, ".keyzero.local.toml"))).toBe(false);
     expect(existsSync(join(box.project, "moved.toml"))).toBe(false);
+    expect(existsSync(join(loot, "moved.out"))).toBe(false); // no folder above a protected path moved
+    expect(existsSync(join(box.home, ".config/keyzero/local.key"))).toBe(true);
     expect(readFileSync(auditLog, "utf8")).not.toContain("forged");
     expect(readFileSync(auditLog, "utf8")).toContain("blind.swap");
     const verify = await box.kz(["audit", "verify", auditLog]);
     expect(verify.code).toBe(0);
+  });
+
+  test("the command holds no capability: it cannot unmount, remount or mount, directly or from a nested unshare -r", async () => {
+    const config = readFileSync(join(box.project, ".keyzero.toml"));
+    box.write("project/undo-mounts.py", readFileSync(join(import.meta.dir, "fixtures/undo-mounts.py"), "utf8"), 0o644);
+    const r = await box.kz(["run", "--blind", "--no-masking", "--", "/usr/bin/python3", "./undo-mounts.py"], { env: { SOURCE_VAR: ENV_VALUE } });
+    expect(r.code).toBe(0);
+    for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) expect(r.stdout).toContain(`${set}:\t0000000000000000`);
+    expect(r.stdout).toContain(`uid ${box.account.uid}\n`);
+    expect(r.stdout).toContain("direct umount");
+    expect(r.stdout).toContain("nested umount"); // the nested user namespace was made: the attempt was real
+    expect(r.stdout).not.toMatch(/(umount|remount-rw) \S+ ok/);
+    expect(r.stdout).not.toContain("direct mount ok");
+    expect(r.stdout).not.toContain("wrote config");
+    expectNothingLeaked([Buffer.from(r.stdout), Buffer.from(r.stderr)]);
+    expect(readFileSync(join(box.project, ".keyzero.toml")).equals(config)).toBe(true);
   });
 
   test("kz run --sandbox: a plain run's command gets its values but not the rest of the store", async () => {
@@ -154,8 +181,19 @@ describe.skipIf(skip || !hasBwrap)("kz run --blind: an agent with a shell inside
     expect(existsSync(marker)).toBe(false);
   });
 
-  test("signals pass through the sandbox's init, and the exit status is the command's", async () => {
-    const ready = join(box.project, "sig-ready");
+  test.skipIf(mechanism.name !== "bubblewrap")("a bwrap that cannot create namespaces (AppArmor, a container): exit 5 naming why, the command never ran", async () => {
+    const fake = box.write("fakebin/bwrap", '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n', 0o755);
+    const marker = join(box.project, "started-in-broken-sandbox");
+    const r = await box.kz(["run", "--blind", "--", "/usr/bin/touch", marker], { env: { SOURCE_VAR: ENV_VALUE, PATH: `${join(fake, "..")}:/usr/bin:/bin` } });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("kz: error: no sandbox:");
+    expect(r.stderr).toContain("bwrap cannot create a sandbox here (setting up uid map: Permission denied)");
+    expect(r.stderr).toContain("--no-sandbox");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("signals pass through the sandbox, and the exit status is the command's", async () => {
+    const ready = join(box.project, `sig-ready-${mechanism.name}`);
     const proc = Bun.spawn(
       [...box.account.prefix, box.kzPath, "run", "--blind", "--", "sh", "-c", `trap 'exit 9' TERM; touch ${ready}; while :; do sleep 0.05; done`],
       { cwd: box.project, env: { ...box.env, SOURCE_VAR: ENV_VALUE }, stdout: "ignore", stderr: "ignore" },

@@ -69,5 +69,5 @@ export function sandboxForRun(
     },
     command,
   );
-  return { ...prepared, detached, notStarted: () => new SandboxError(explainFailure(process.env)) };
+  return { ...prepared, detached, notStarted: () => new SandboxError(prepared.whyNotStarted?.() ?? explainFailure(process.env)) };
 }

@@ -4,7 +4,7 @@
 // reports "ready" on fd 4 so kz can tell a sandbox that never came up from a command that failed, reaps,
 // and exits with the command's status. It holds no secret: its environment is the command's.
 //
-//   kz __sandbox-init [--relay HOST:PORT=SOCKET]… -- COMMAND [ARGS…]
+//   kz __sandbox-init [--mount-plan FILE] [--relay HOST:PORT=SOCKET]… -- COMMAND [ARGS…]
 
 import { createReadStream, writeSync } from "node:fs";
 import { ExitCode, KzError } from "../../errors.ts";
@@ -19,14 +19,21 @@ const TERMINAL_SIGNALS = new Set<string>(["SIGINT", "SIGQUIT"]);
 
 export interface InitArgs {
   relays: { hostname: string; port: number; socket: string }[];
+  /** The "namespaces" mechanism's mount plan (mounts.ts), applied before anything else. */
+  mountPlan?: string;
   command: string[];
 }
 
 /** Parses the init's own argv (kz writes it; a malformed one is a bug, not user input). */
 export function parseInitArgs(argv: string[]): InitArgs {
   const relays: InitArgs["relays"] = [];
+  let mountPlan: string | undefined;
   let i = 0;
   for (; i < argv.length && argv[i] !== "--"; i++) {
+    if (argv[i] === "--mount-plan") {
+      mountPlan = argv[++i];
+      continue;
+    }
     if (argv[i] !== "--relay") throw new KzError(`sandbox init: unexpected argument ${JSON.stringify(argv[i])}`);
     const spec = argv[++i] ?? "";
     const match = /^(\[[^\]]+\]|[^:]+):(\d+)=(.+)$/.exec(spec);
@@ -35,7 +42,7 @@ export function parseInitArgs(argv: string[]): InitArgs {
   }
   const command = argv.slice(i + 1);
   if (command.length === 0) throw new KzError("sandbox init: no command");
-  return { relays, command };
+  return { relays, mountPlan, command };
 }
 
 /** Runs the command; resolves to the exit status to leave with. */
@@ -43,6 +50,8 @@ export async function sandboxInit(argv: string[]): Promise<number> {
   let listening: Listening[] = [];
   try {
     const args = parseInitArgs(argv);
+    // Mounts, loopback, then the command without capabilities; a failure ends the init here (exit 5).
+    if (args.mountPlan) args.command = (require("./mounts.ts") as typeof import("./mounts.ts")).enterMountPlan(args.mountPlan, args.command);
     listening = args.relays.map((r) => listenTcpToUnix(r.hostname, r.port, r.socket));
     const [file, ...rest] = args.command;
     const resolved = Bun.which(file!, { PATH: process.env.PATH ?? "" }) ?? file!;

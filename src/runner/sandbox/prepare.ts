@@ -4,13 +4,15 @@
 // any placeholder it had to create. When no mechanism works it throws one line saying what to install
 // or to pass --no-sandbox — a run is never silently unsandboxed.
 
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { KzConfig } from "../../config/types.ts";
 import { ExitCode, KzError } from "../../errors.ts";
 import { bwrapArgs, probeBubblewrap } from "./bubblewrap.ts";
 import { DirectControl, directShim, FORWARDED, InitControl, type SandboxControl } from "./control.ts";
+import { chooseLinuxMechanism } from "./mechanism.ts";
+import { mountPlan, namespacesArgs, namespacesFailure } from "./namespaces.ts";
 import { kzPrivateDirs, sandboxPolicy, type SandboxPolicy } from "./policy.ts";
 import { listenUnixToTcp, type Listening } from "./relay.ts";
 import { seatbeltProfile } from "./seatbelt.ts";
@@ -41,13 +43,15 @@ export interface SandboxRequest {
 }
 
 export interface PreparedSandbox {
-  mechanism: "bubblewrap" | "sandbox-exec";
+  mechanism: "bubblewrap" | "namespaces" | "sandbox-exec";
   /** The argv to spawn in place of the command. */
   command: string[];
   /** How kz signals the command and learns it started (Linux; macOS's sandbox-exec execs it directly). */
   control?: SandboxControl;
   policy: SandboxPolicy;
   stop(): void;
+  /** The one-line reason when the command was not started, where the mechanism knows it better. */
+  whyNotStarted?: () => string;
 }
 
 export class SandboxError extends KzError {
@@ -102,12 +106,9 @@ export function prepareSandbox(request: SandboxRequest, command: string[]): Prep
   if (platform !== "linux") {
     throw new SandboxError(`the sandbox is not available on ${platform}; run with --no-sandbox to go without it (the command can then read kz's store)`);
   }
-  const bwrap = Bun.which("bwrap", { PATH: request.env.PATH ?? "" });
-  if (!bwrap) {
-    throw new SandboxError(
-      "no sandbox: bubblewrap is not installed — install it (apt install bubblewrap / dnf install bubblewrap) or run with --no-sandbox",
-    );
-  }
+  // bubblewrap, else kz's own namespaces (util-linux unshare), else a refusal (mechanism.ts).
+  const mechanism = chooseLinuxMechanism(request.env, request.network === "proxy");
+  if ("refusal" in mechanism) throw new SandboxError(mechanism.refusal);
   ensurePrivatePaths(request.env, request.auditPath);
   const policy = sandboxPolicy({ config: request.config, env: request.env, auditPath: request.auditPath, cwd: request.cwd });
   const dir = privateFolder();
@@ -136,6 +137,15 @@ export function prepareSandbox(request: SandboxRequest, command: string[]): Prep
         relayArgs.push("--relay", `${host.includes(":") ? `[${host}]` : host}:${allowed.port}=${socket}`);
       });
     }
+    if (mechanism.name === "namespaces") {
+      const opts = { tools: mechanism.tools, policy, placeholder, isolateNetwork: request.network === "proxy", newSession: request.newSession };
+      const planPath = join(dir, "mount-plan.json");
+      writeFileSync(planPath, JSON.stringify(mountPlan(opts)), { mode: 0o600 });
+      const init = [...kzCommand(), "__sandbox-init", "--mount-plan", planPath, ...relayArgs, "--", ...command];
+      const argv = ignoringSignals(namespacesArgs(opts, init));
+      return { mechanism: "namespaces", command: argv, control: new InitControl(), policy, stop, whyNotStarted: () => namespacesFailure(planPath) };
+    }
+    const bwrap = mechanism.bwrap;
     // Open network: no kz process inside (see control.ts); proxy mode: kz's init runs the relays.
     const viaInit = request.network === "proxy";
     const control = viaInit ? new InitControl() : new DirectControl();
