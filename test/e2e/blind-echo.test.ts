@@ -251,6 +251,16 @@ describe("WebSocket", () => {
   });
 });
 
+describe("WebSocket frames kz cannot mask", () => {
+  test("a frame with RSV1 (compressed) ends the connection: the child gets the 101 and nothing after it", async () => {
+    const raw = await child("ws", API, 443, "/ws?rsv1");
+    const end = raw.indexOf("\r\n\r\n");
+    expect(raw.subarray(0, 12).toString()).toBe("HTTP/1.1 101");
+    expect(raw.length).toBe(end + 4);
+    expect(holds(raw, VALUE)).toBe(false);
+  });
+});
+
 describe("loopback squatting", () => {
   test("a secret bound to localhost:PORT reaches 127.0.0.1, not a squatter on [::1]", async () => {
     const res = parse(await child("plain", "localhost", loopPort, "/forms", "LOOP_KEY"));

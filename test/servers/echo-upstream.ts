@@ -7,7 +7,8 @@
 //       whatever the request's Accept-Encoding says; te=gzip sends it as a gzip transfer coding
 //   GET /ws  a WebSocket that, once open, sends the credential in a text frame, a binary frame, a text
 //       message fragmented across three frames with a ping between them, a base64 text frame and a
-//       close frame whose reason holds it; then closes. No extension is ever accepted.
+//       close frame whose reason holds it; then closes. No extension is ever accepted; with ?rsv1 it
+//       sends one frame with RSV1 set anyway (as a compressing server would).
 // Every request head is recorded. Connection: close on every response.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -129,7 +130,10 @@ function respond(req: EchoRequest): Buffer {
     const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
     return Buffer.concat([
       Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`),
-      wsFrames(bearer),
+      url.searchParams.has("rsv1")
+        ? // As if permessage-deflate had been agreed: RSV1 set, payload "compressed" (here: the value as is).
+          Buffer.concat([Buffer.from([0xc1, bearer.length]), Buffer.from(bearer)])
+        : wsFrames(bearer),
     ]);
   }
   if (url.pathname !== "/forms") return Buffer.from("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
