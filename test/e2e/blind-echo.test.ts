@@ -221,6 +221,15 @@ describe("echoed in every encoding", () => {
     expect(res.body.toString()).toContain("x-unknown");
   });
 
+  test("a corrupt gzip stream cuts the response (kz itself carries on); the raw bytes after the break never arrive", async () => {
+    for (let i = 0; i < 2; i++) {
+      const raw = await child("connect", API, 443, "/forms?compress=gzip&force=1&corrupt=1");
+      expect(raw.subarray(0, 12).toString()).toBe("HTTP/1.1 200");
+      expect(raw.toString("latin1")).not.toContain(VALUE);
+      expect(raw.toString("latin1")).not.toContain(String.fromCharCode(0xee).repeat(8));
+    }
+  });
+
   test("a gzip transfer coding (undone by the client's HTTP stack) is refused with a 502 too", async () => {
     const raw = await child("connect", API, 443, "/forms?te=gzip");
     expect(parse(raw).status).toBe(502);

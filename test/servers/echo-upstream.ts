@@ -4,7 +4,8 @@
 //       takes the credential from `Authorization: Bearer …` and sends it back in every encoding an API
 //       might use (echoedForms below), as a JSON body, in response headers (X-Echo-*, Location, Link),
 //       in a header name (X-<hex>) and in the reason phrase; compressed when asked, and with force=1
-//       whatever the request's Accept-Encoding says; te=gzip sends it as a gzip transfer coding
+//       whatever the request's Accept-Encoding says, and with corrupt=1 a stream that turns to garbage
+//       (the value raw inside it); te=gzip sends it as a gzip transfer coding
 //   GET /ws  a WebSocket that, once open, sends the credential in a text frame, a binary frame, a text
 //       message fragmented across three frames with a ping between them, a base64 text frame and a
 //       close frame whose reason holds it; then closes. No extension is ever accepted; with ?rsv1 it
@@ -153,7 +154,8 @@ function respond(req: EchoRequest): Buffer {
   const coding = url.searchParams.get("compress");
   const accepted = (req.headers["accept-encoding"] ?? "").toLowerCase().includes(coding === "deflate-raw" ? "deflate" : (coding ?? "-"));
   if (coding && (url.searchParams.has("force") || accepted)) {
-    body = compress(coding, body);
+    // corrupt=1: a stream that breaks off into garbage half way (the value is in the garbage, raw).
+    body = url.searchParams.has("corrupt") ? Buffer.concat([compress(coding, body).subarray(0, 40), Buffer.alloc(64, 0xee), Buffer.from(bearer)]) : compress(coding, body);
     headers.push(`Content-Encoding: ${coding === "deflate-raw" ? "deflate" : coding}`);
   }
   if (url.searchParams.get("te") === "gzip") {
