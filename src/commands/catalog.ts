@@ -13,6 +13,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   add: { summary: "add a secret to .keyzero.toml", load: () => import("./add.ts") },
   put: { summary: "store a secret in kz's encrypted local store", load: () => import("./put.ts") },
   validate: { summary: "check .keyzero.toml and that every secret resolves", load: () => import("./validate.ts") },
+  allow: { summary: "approve this project's blind-mode bindings (after showing what changed)", load: () => import("./allow.ts") },
   status: { summary: "show each secret's provider and whether it resolves", load: () => import("./status.ts") },
   export: { summary: "print resolved secrets as dotenv or JSON (plaintext!)", load: () => import("./export.ts") },
   server: { summary: "serve policy decisions, team-mode resolution and MCP (start, check)", load: () => import("./server.ts") },

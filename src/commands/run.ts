@@ -125,6 +125,7 @@ async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args, sandb
     import("../blind/child-env.ts"),
   ]);
   checkBlindable(specs);
+  if (!args.flags["print-env"]) (await import("./approval.ts")).requireApproval(config); // bindings the user approved, or exit 3
   const { values } = await resolveOrFail(config, specs);
   const blinded: { spec: SecretSpec; value: SecretValue }[] = [];
   const raw = new Map<string, string>();
