@@ -31,6 +31,7 @@ API_KEY = { provider = "local", hosts = ["${API}"], swap = ["header", "query", "
 `,
   );
   await box.put("API_KEY", API_KEY);
+  expect((await box.kz(["allow"])).code).toBe(0); // the user approves these bindings
 });
 
 afterAll(() => {

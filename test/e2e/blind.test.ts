@@ -54,6 +54,7 @@ AWS_SECRET_ACCESS_KEY = { provider = "local", hosts = ["127.0.0.1:${awsPort}"] }
   await box.put("RAW_ONE", RAW);
   await box.put("AWS_ACCESS_KEY_ID", AWS.accessKeyId);
   await box.put("AWS_SECRET_ACCESS_KEY", AWS.secretAccessKey);
+  expect((await box.kz(["allow"])).code).toBe(0); // the user approves these bindings
 });
 
 afterAll(() => {

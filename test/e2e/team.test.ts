@@ -74,6 +74,7 @@ DB_PROD = { provider = "kz", hosts = ["db.example.test"] }
 API_KEY = { provider = "kz", hosts = ["${API}"] }
 `,
   );
+  expect((await box.kz(["allow"])).code).toBe(0); // the user approves these bindings
 });
 
 afterAll(async () => {
