@@ -189,6 +189,17 @@ for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available
     expect(r.stderr).toContain("kz: error: no sandbox:");
     expect(r.stderr).toContain("bwrap cannot create a sandbox here (setting up uid map: Permission denied)");
     expect(r.stderr).toContain("--no-sandbox");
+    if (hasUnshare) expect(r.stderr).toContain("kz's own namespaces work here: set KZ_SANDBOX_MECHANISM=namespaces");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test.skipIf(mechanism.name !== "namespaces")("an unshare that cannot create namespaces (AppArmor, a container): exit 5 naming why, the command never ran", async () => {
+    const fake = box.write("fakeunshare/unshare", '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n', 0o755);
+    const marker = join(box.project, "started-in-broken-namespaces");
+    const r = await box.kz(["run", "--blind", "--", "/usr/bin/touch", marker], { env: { SOURCE_VAR: ENV_VALUE, PATH: `${join(fake, "..")}:/usr/bin:/bin` } });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("kz: error: no sandbox: unshare cannot create user namespaces here (unshare failed: Operation not permitted) — install bubblewrap");
+    expect(r.stderr).toContain("--no-sandbox");
     expect(existsSync(marker)).toBe(false);
   });
 

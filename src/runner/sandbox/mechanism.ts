@@ -1,12 +1,15 @@
-// Which Linux sandbox a run gets, in a stated order: bubblewrap when it is installed and starts a
-// sandbox here; else kz's own namespaces through util-linux `unshare` (stock on Debian 12, where bwrap
-// is not) when a quick probe works; else a refusal naming both fixes — never an unsandboxed run.
-// KZ_SANDBOX_MECHANISM=bubblewrap|namespaces picks one of them (for tests and for users who prefer
-// one): it can only choose between sandboxes, never turn the sandbox off, and a chosen one that does not
-// work is a refusal, not a fallback.
+// Which Linux sandbox a run gets, in a stated order: bubblewrap when it is installed; else kz's own
+// namespaces through util-linux `unshare`, setpriv and setsid (stock on Debian 12, where bwrap is not);
+// else a refusal naming both fixes — never an unsandboxed run. Nothing is probed up front: a probe costs
+// 5–10 ms on every run, and the usual reasons a sandbox cannot start (AppArmor's user-namespace
+// restriction, a container's seccomp) stop both mechanisms alike. A sandbox that does not come up is
+// explained after the fact, once, by probing then (prepare.ts, namespaces.ts); if bwrap is broken where
+// kz's namespaces work, that line says to set KZ_SANDBOX_MECHANISM=namespaces.
+// KZ_SANDBOX_MECHANISM=bubblewrap|namespaces picks one (for tests and for users who prefer one): it can
+// only choose between sandboxes, never turn the sandbox off, and a chosen one that is missing is a
+// refusal, not a fallback.
 
-import { probeBubblewrap } from "./bubblewrap.ts";
-import { findNamespacesTools, probeNamespaces, type NamespacesTools } from "./namespaces.ts";
+import { findNamespacesTools, type NamespacesTools } from "./namespaces.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -49,21 +52,20 @@ export function chooseMechanism(value: string | undefined, candidates: Candidate
   return { refusal: `no sandbox: ${reasons.join("; ")} — ${INSTALL}, or run with --no-sandbox` };
 }
 
-/** The real candidates: look the tools up on PATH and probe each (a few ms, only until one works). */
-export function linuxCandidates(env: Env, isolateNetwork: boolean): Candidates {
+/** The real candidates: the tools looked up on PATH. */
+export function linuxCandidates(env: Env): Candidates {
   return {
     bubblewrap: () => {
       const bwrap = Bun.which("bwrap", { PATH: env.PATH ?? "" });
-      return probeBubblewrap(bwrap) ?? { name: "bubblewrap", bwrap: bwrap! };
+      return bwrap ? { name: "bubblewrap", bwrap } : "bubblewrap (bwrap) is not installed";
     },
     namespaces: () => {
       const tools = findNamespacesTools(env);
-      if (typeof tools === "string") return tools;
-      return probeNamespaces(tools, isolateNetwork) ?? { name: "namespaces", tools };
+      return typeof tools === "string" ? tools : { name: "namespaces", tools };
     },
   };
 }
 
-export function chooseLinuxMechanism(env: Env, isolateNetwork: boolean): LinuxMechanism | { refusal: string } {
-  return chooseMechanism(env[MECHANISM_ENV], linuxCandidates(env, isolateNetwork));
+export function chooseLinuxMechanism(env: Env): LinuxMechanism | { refusal: string } {
+  return chooseMechanism(env[MECHANISM_ENV], linuxCandidates(env));
 }

@@ -6,7 +6,7 @@
 // one off either. Debian 12 ships all of this (util-linux) and allows unprivileged user namespaces.
 // kz's chain: setpriv --pdeathsig KILL (the sandbox dies with kz) → unshare --kill-child → kz
 // __sandbox-init (PID 1) → setpriv (no capabilities) [→ setsid] → the command.
-// Everything here is pure except `findNamespacesTools` and `probeNamespaces`.
+// Everything here is pure except `findNamespacesTools`, `probeNamespaces` and `namespacesFailure`.
 
 import { readFileSync } from "node:fs";
 import type { MountPlan } from "./mounts.ts";
@@ -83,13 +83,18 @@ export function failureFile(planPath: string): string {
   return `${planPath}.failed`;
 }
 
-/** kz's one line when the namespaces sandbox did not start the command. */
-export function namespacesFailure(planPath: string): string {
+/**
+ * kz's one line when the namespaces sandbox did not start the command: the init's own reason (a mount it
+ * could not make), else why unshare could not make the namespaces (probed now, not on every run).
+ */
+export function namespacesFailure(planPath: string, tools: NamespacesTools, isolateNetwork: boolean): string {
   let reason: string | undefined;
   try {
     reason = readFileSync(failureFile(planPath), "utf8").trim();
   } catch {}
-  return reason
-    ? `no sandbox: the namespaces sandbox could not be set up (${reason}) — install bubblewrap, or run with --no-sandbox`
+  if (reason) return `no sandbox: the namespaces sandbox could not be set up (${reason}) — install bubblewrap, or run with --no-sandbox`;
+  const refused = probeNamespaces(tools, isolateNetwork);
+  return refused
+    ? `no sandbox: ${refused} — install bubblewrap (on Ubuntu 24.04+ the distribution's package, which carries the AppArmor profile user namespaces need), or run with --no-sandbox`
     : "the sandbox did not start the command (see unshare's message above)";
 }

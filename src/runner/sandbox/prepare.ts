@@ -12,7 +12,7 @@ import { ExitCode, KzError } from "../../errors.ts";
 import { bwrapArgs, probeBubblewrap } from "./bubblewrap.ts";
 import { DirectControl, directShim, FORWARDED, InitControl, type SandboxControl } from "./control.ts";
 import { chooseLinuxMechanism } from "./mechanism.ts";
-import { mountPlan, namespacesArgs, namespacesFailure } from "./namespaces.ts";
+import { findNamespacesTools, mountPlan, namespacesArgs, namespacesFailure, probeNamespaces } from "./namespaces.ts";
 import { kzPrivateDirs, sandboxPolicy, type SandboxPolicy } from "./policy.ts";
 import { listenUnixToTcp, type Listening } from "./relay.ts";
 import { seatbeltProfile } from "./seatbelt.ts";
@@ -107,7 +107,7 @@ export function prepareSandbox(request: SandboxRequest, command: string[]): Prep
     throw new SandboxError(`the sandbox is not available on ${platform}; run with --no-sandbox to go without it (the command can then read kz's store)`);
   }
   // bubblewrap, else kz's own namespaces (util-linux unshare), else a refusal (mechanism.ts).
-  const mechanism = chooseLinuxMechanism(request.env, request.network === "proxy");
+  const mechanism = chooseLinuxMechanism(request.env);
   if ("refusal" in mechanism) throw new SandboxError(mechanism.refusal);
   ensurePrivatePaths(request.env, request.auditPath);
   const policy = sandboxPolicy({ config: request.config, env: request.env, auditPath: request.auditPath, cwd: request.cwd });
@@ -143,7 +143,7 @@ export function prepareSandbox(request: SandboxRequest, command: string[]): Prep
       writeFileSync(planPath, JSON.stringify(mountPlan(opts)), { mode: 0o600 });
       const init = [...kzCommand(), "__sandbox-init", "--mount-plan", planPath, ...relayArgs, "--", ...command];
       const argv = ignoringSignals(namespacesArgs(opts, init));
-      return { mechanism: "namespaces", command: argv, control: new InitControl(), policy, stop, whyNotStarted: () => namespacesFailure(planPath) };
+      return { mechanism: "namespaces", command: argv, control: new InitControl(), policy, stop, whyNotStarted: () => namespacesFailure(planPath, opts.tools, opts.isolateNetwork) };
     }
     const bwrap = mechanism.bwrap;
     // Open network: no kz process inside (see control.ts); proxy mode: kz's init runs the relays.
@@ -175,9 +175,11 @@ function removePlaceholders(paths: string[]): void {
 /** Why the sandbox failed to come up, for the one-line error after a bwrap that never started the command. */
 export function explainFailure(env: Env): string {
   const reason = probeBubblewrap(Bun.which("bwrap", { PATH: env.PATH ?? "" }));
-  return reason
-    ? `no sandbox: ${reason} — on Ubuntu 24.04+ use the distribution's bubblewrap package (it carries the AppArmor profile user namespaces need), or run with --no-sandbox`
-    : "the sandbox did not start the command (see bwrap's message above)";
+  if (!reason) return "the sandbox did not start the command (see bwrap's message above)";
+  // Where bwrap is broken but kz's own namespaces work (namespaces.ts), say so: it is one variable away.
+  const tools = findNamespacesTools(env);
+  if (typeof tools !== "string" && !probeNamespaces(tools, false)) return `no sandbox: ${reason} — kz's own namespaces work here: set KZ_SANDBOX_MECHANISM=namespaces, or run with --no-sandbox`;
+  return `no sandbox: ${reason} — on Ubuntu 24.04+ use the distribution's bubblewrap package (it carries the AppArmor profile user namespaces need), or run with --no-sandbox`;
 }
 
 function prepareSeatbelt(request: SandboxRequest, command: string[]): PreparedSandbox {

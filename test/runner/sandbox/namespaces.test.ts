@@ -142,7 +142,7 @@ describe.skipIf(process.platform !== "linux" || !Bun.which("unshare") || !Bun.wh
     expect(existsSync(marker)).toBe(false);
     expect(readFileSync(failureFile(planPath), "utf8")).toBe(`cannot bind ${join(dir, "no-such-file")} (ENOENT)\n`);
     expect(run.stderr.toString()).toBe(""); // kz says it, once
-    expect(namespacesFailure(planPath)).toBe(
+    expect(namespacesFailure(planPath, tools, false)).toBe(
       `no sandbox: the namespaces sandbox could not be set up (cannot bind ${join(dir, "no-such-file")} (ENOENT)) — install bubblewrap, or run with --no-sandbox`,
     );
   });
