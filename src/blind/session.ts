@@ -71,12 +71,7 @@ function enginePolicy(table: TokenTable, inspectAll: boolean, onEvent: (e: Proxy
     responseRewriter: (_dest, plan) => {
       const echo = echoRewriter(secrets, plan.produced);
       return {
-        // The reason phrase and header names too: a server can echo a value anywhere in its head.
-        head: (head) => ({
-          ...head,
-          reason: echo.header(head.reason),
-          headers: head.headers.map(([name, value]) => [echo.header(name), echo.header(value)] as [string, string]),
-        }),
+        head: echo.head, // reason phrase, header names and values: a server can echo a value anywhere in its head
         body: echo.body,
       };
     },

@@ -64,9 +64,8 @@ export class Needles {
   /** The texts searched for: each text, folded when its needle is caseless. */
   private readonly searchTexts: string[];
   private readonly caseless: boolean[];
-  private readonly anyCaseless: boolean;
   /** Per caseless needle: its anchor (see the header) and where it sits in the needle, or null. */
-  private readonly anchors: ({ bytes: Buffer; offset: number } | null)[];
+  private readonly anchors: ({ bytes: Buffer; text: string; offset: number } | null)[];
   /** Some caseless needle has no anchor: searches fold the haystack. */
   private readonly needsFold: boolean;
   /** Exact needles by first byte; caseless ones by folded first byte. */
@@ -79,7 +78,6 @@ export class Needles {
     if (texts.some((t) => t.length === 0)) throw new Error("Needles: empty needle");
     this.texts = texts;
     this.caseless = texts.map((_, i) => options.caseless?.[i] === true);
-    this.anyCaseless = this.caseless.includes(true);
     this.searchTexts = texts.map((t, i) => (this.caseless[i] ? foldText(t) : t));
     this.bytes = this.searchTexts.map((t) => Buffer.from(t, "utf8"));
     this.bytes.forEach((b, i) => {
@@ -87,7 +85,7 @@ export class Needles {
       (index[b[0]!] ??= []).push(i);
     });
     this.maxByteLength = Math.max(0, ...this.bytes.map((b) => b.length));
-    this.anchors = this.bytes.map((b, i) => (this.caseless[i] ? anchorOf(b) : null));
+    this.anchors = this.bytes.map((b, i) => (this.caseless[i] ? anchorOf(b, this.searchTexts[i]!) : null));
     this.needsFold = this.caseless.some((c, i) => c && this.anchors[i] === null);
   }
 
@@ -113,10 +111,14 @@ export class Needles {
   }
 
   findInText(text: string): Match[] {
-    const folded = this.anyCaseless ? foldText(text) : text;
-    const caseless = this.caseless;
-    const texts = this.searchTexts;
-    return leftmostLongest(texts.length, (i) => texts[i]!.length, (i, from) => (caseless[i] ? folded : text).indexOf(texts[i]!, from), text.length);
+    const folded = this.needsFold ? foldText(text) : text;
+    const { caseless, anchors, searchTexts: texts } = this;
+    const find = (i: number, from: number): number => {
+      if (!caseless[i]) return text.indexOf(texts[i]!, from);
+      const anchor = anchors[i];
+      return anchor ? anchoredFindText(text, texts[i]!, anchor, from) : folded.indexOf(texts[i]!, from);
+    };
+    return leftmostLongest(texts.length, (i) => texts[i]!.length, find, text.length);
   }
 
   /** The offset from which buf's tail is a proper prefix of some needle (to hold back), else buf.length. */
@@ -212,23 +214,52 @@ function sameBytes(buf: Uint8Array, at: number, needle: Uint8Array, length: numb
   return true;
 }
 
-const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** ASCII that is not a letter: the same in any case, and one byte per character. */
+const isAnchorByte = (c: number) => c < 0x80 && !((c >= 65 && c <= 90) || (c >= 97 && c <= 122));
 const MIN_ANCHOR = 4;
 
-/** The longest run of non-letter bytes in a (folded) needle, if at least MIN_ANCHOR long. */
-function anchorOf(needle: Buffer): { bytes: Buffer; offset: number } | null {
+/**
+ * The longest run of non-letter ASCII bytes in a (folded) needle, if at least MIN_ANCHOR long, as bytes
+ * and as text (ASCII: the same offset in both).
+ */
+function anchorOf(needle: Buffer, text: string): { bytes: Buffer; text: string; offset: number } | null {
   let best = { start: 0, length: 0 };
   for (let i = 0; i < needle.length; ) {
-    if (isLetter(needle[i]!)) {
+    if (!isAnchorByte(needle[i]!)) {
       i++;
       continue;
     }
     let j = i;
-    while (j < needle.length && !isLetter(needle[j]!)) j++;
+    while (j < needle.length && isAnchorByte(needle[j]!)) j++;
     if (j - i > best.length) best = { start: i, length: j - i };
     i = j;
   }
-  return best.length >= MIN_ANCHOR ? { bytes: needle.subarray(best.start, best.start + best.length), offset: best.start } : null;
+  if (best.length < MIN_ANCHOR) return null;
+  // Byte offsets equal text offsets only while everything before the anchor is ASCII.
+  if (needle.subarray(0, best.start).some((b) => b >= 0x80)) return null;
+  const bytes = needle.subarray(best.start, best.start + best.length);
+  return { bytes, text: text.slice(best.start, best.start + best.length), offset: best.start };
+}
+
+/** Like anchoredFind, over text. */
+function anchoredFindText(hay: string, needle: string, anchor: { text: string; offset: number }, from: number): number {
+  for (let search = from + anchor.offset; ; ) {
+    const at = hay.indexOf(anchor.text, search);
+    if (at < 0) return -1;
+    const start = at - anchor.offset;
+    if (start + needle.length <= hay.length && sameFoldedText(hay, start, needle)) return start;
+    search = at + 1;
+  }
+}
+
+/** Does hay, from `at`, read as the folded `needle` once its ASCII letters are folded? */
+function sameFoldedText(hay: string, at: number, needle: string): boolean {
+  for (let i = 0; i < needle.length; i++) {
+    let c = hay.charCodeAt(at + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== needle.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** The first match of the folded `needle` at or after `from`, in any case, found through its anchor. */

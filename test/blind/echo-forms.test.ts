@@ -138,6 +138,14 @@ describe("caseless needles", () => {
     expect(needles.findInBytes(Buffer.from("..abc..ABC..XYZ..xyz")).map((m) => [m.at, m.needle])).toEqual([[2, 0], [7, 0], [17, 1]]);
   });
 
+  test("a caseless needle found through its non-letter anchor, in bytes and text, hits and near misses", () => {
+    const needles = new Needles(["sk-Key-0001-ABCD"], { caseless: [true] });
+    const hay = "x SK-KEY-0001-abcd y sk-key-0001-abce z Sk-kEy-0001-AbCd";
+    expect(needles.findInText(hay).map((m) => m.at)).toEqual([2, 40]);
+    expect(needles.findInBytes(Buffer.from(hay)).map((m) => m.at)).toEqual([2, 40]);
+    expect(needles.findInText("-0001-abcd").length).toBe(0); // the anchor alone, no room before it
+  });
+
   test("a held tail may be a prefix in another case", () => {
     const needles = new Needles(["secret"], { caseless: [true] });
     expect(needles.heldTailStart(Buffer.from("hello SEC"))).toBe(6);

@@ -9,7 +9,7 @@
 // Unlike console output, short values are masked too: a response is not prose. The forms and their
 // matcher are built once per secret list (per run), not per response.
 
-import type { BlindSecret, ProducedForm, StreamRewriter } from "../types.ts";
+import type { BlindSecret, ProducedForm, ResponseHead, StreamRewriter } from "../types.ts";
 import { type MaskAlphabet, echoForms, maskIn } from "./echo-forms.ts";
 import { Needles, spliceText } from "../../resolve/needles.ts";
 import { SplicingStream } from "../../resolve/splicing-stream.ts";
@@ -19,6 +19,11 @@ export interface EchoRewriter {
   body: StreamRewriter;
   /** For one response header value. */
   header: (value: string) => string;
+  /**
+   * For a whole response head: the reason phrase, header names and values. The same object when nothing
+   * in it matched (one search over the head, not one per field).
+   */
+  head: (head: ResponseHead) => ResponseHead;
   /** Names of the secrets masked so far, body and headers. */
   masked: () => string[];
 }
@@ -76,7 +81,13 @@ export function echoRewriter(secrets: readonly BlindSecret[], produced: Produced
       masked.add(form.secret.name);
       return maskIn(form.alphabet, form.secret.token, m.length);
     });
-  return { body, header, masked: () => [...masked] };
+  const head = (h: ResponseHead): ResponseHead => {
+    let joined = h.reason;
+    for (const [name, value] of h.headers) joined += `\n${name}\n${value}`;
+    if (byteNeedles.findInText(joined).length === 0) return h;
+    return { ...h, reason: header(h.reason), headers: h.headers.map(([name, value]) => [header(name), header(value)] as [string, string]) };
+  };
+  return { body, header, head, masked: () => [...masked] };
 }
 
 /** Every distinct form of every value, each owned by the first secret that has it. */
