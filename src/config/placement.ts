@@ -15,7 +15,7 @@ export const DEFAULT_SWAP: readonly Placement[] = ["header"];
 
 /** What each placement covers, for messages and `kz validate`. */
 export const PLACEMENT_MEANING: Record<Placement, string> = {
-  header: "a request header (Basic auth included)",
+  header: "a request header", // Basic auth included
   query: "the URL's query string",
   path: "the URL's path",
   body: "the request body",

@@ -95,6 +95,7 @@ LOOP_KEY = { provider = "local", hosts = ["localhost:${loopPort}"] }
   );
   await box.put("API_KEY", VALUE);
   await box.put("LOOP_KEY", LOOP_VALUE);
+  expect((await box.kz(["allow"])).code).toBe(0); // the user approves these bindings
 });
 
 afterAll(() => {

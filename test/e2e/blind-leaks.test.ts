@@ -34,6 +34,7 @@ FILE_SECRET = { provider = "file", ref = "file-secret.txt", hosts = ["${API}"] }
 `,
   );
   await box.put("DB_PASSWORD", DB_PASSWORD);
+  expect((await box.kz(["allow"])).code).toBe(0); // the user approves these bindings
 });
 afterAll(() => {
   upstream?.stop();

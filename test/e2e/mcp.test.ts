@@ -36,7 +36,7 @@ function bundleText(dir: string, allowPrivate: boolean): string {
 providers:
   env: {}
 secrets:
-  API_KEY: { provider: env, ref: MCP_E2E_API_KEY, hosts: [api.example.test] }
+  API_KEY: { provider: env, ref: MCP_E2E_API_KEY, hosts: [api.example.test], swap: [header, query] }
   ANY_KEY: { provider: env, ref: MCP_E2E_ANY_KEY, hosts: ["*"] }
 fetch:
   upstream_ca: ./upstream-ca.pem

@@ -21,6 +21,7 @@ OTHER = { provider = "env", ref = "FROM_SHELL" }
 `,
   );
   await box.put("API_KEY", `${VALUE}\n`);
+  expect((await box.kz(["allow"])).code).toBe(0); // approve the bindings for the --blind runs
 });
 afterAll(() => box.cleanup());
 

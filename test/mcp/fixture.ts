@@ -99,7 +99,9 @@ export async function buildHost(bundlePath: string): Promise<TestHost> {
     },
     secrets: () => bundle.secrets,
     decide(identity: CallerIdentity, secret, request, client) {
-      const decision = decide(set, identity.claims, secret, request, new Date(NOW_MS));
+      // A request kz refused before any policy (host rule, placement) is a recorded deny, as in src/server/access.ts.
+      const refused = (request as { refused?: string }).refused;
+      const decision = refused !== undefined ? { allow: false, effect: "deny" as const, reason: refused, kind: "decided" as const } : decide(set, identity.claims, secret, request, new Date(NOW_MS));
       const decisionId = `dec-${++decisions}`;
       audit.append({
         event: "decision",

@@ -185,6 +185,28 @@ describe("fetch", () => {
     expect(fx.upstream.requests.length).toBe(before);
   });
 
+  test("placement: a header-only secret's token in a body, a path or (for API_KEY, header and query) a body is refused before anything is sent", async () => {
+    const client = await connect(fx.open.server.url, await fx.jwt("agent", { sub: "placement-agent" }));
+    const header = (await okCall(client, "resolve", { name: "HEADER_KEY" })).token;
+    const api = (await okCall(client, "resolve", { name: "API_KEY" })).token;
+    const before = fx.upstream.requests.length;
+    const json = { "Content-Type": "application/json" };
+    const stored = await errorText(client, "fetch", { url: "https://api.example.test/contents/notes.txt", method: "put", headers: json, body: JSON.stringify({ content: header }) });
+    expect(stored).toStartWith('fetch refused: HEADER_KEY may be swapped only in a request header (swap = ["header"]); its token was found in the request body');
+    expect(await errorText(client, "fetch", { url: `https://api.example.test/kv/${header}`, method: "put" })).toContain("found in the URL's path");
+    expect(await errorText(client, "fetch", { url: "https://api.example.test/notes", method: "post", headers: json, body: JSON.stringify({ note: api }) })).toContain(
+      "API_KEY may be swapped only in a request header or the URL's query string",
+    );
+    expect(fx.upstream.requests.length).toBe(before); // nothing reached the API
+    const records = fx.open.host.auditRecords().filter((r) => r.subject === "placement-agent" && r.action === "fetch");
+    expect(records.map((r) => r.secret)).toEqual(["HEADER_KEY", "HEADER_KEY", "API_KEY"]);
+    expect(records.every((r) => r.effect === "deny")).toBe(true);
+    // The secret opted in to a body swaps there (BASIC_PASS: header and body).
+    const pass = (await okCall(client, "resolve", { name: "BASIC_PASS" })).token;
+    await okCall(client, "fetch", { url: "https://api.example.test/echo", method: "post", headers: json, body: JSON.stringify({ p: pass }) });
+    expect(JSON.parse(fx.upstream.requests.at(-1)!.body.toString())).toEqual({ p: VALUES.KZ_MCP_TEST_BASIC_PASS });
+  });
+
   test("a denied identity gets a tool error; policy sees the host (request.host)", async () => {
     const blocked = await connect(fx.open.server.url, await fx.jwt("blocked"));
     expect(await errorText(blocked, "fetch", { url: "https://api.example.test/echo", secret: "API_KEY" })).toMatch(
