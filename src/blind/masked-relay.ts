@@ -10,8 +10,8 @@ import type { Conn } from "./conn.ts";
 import { type BodyDecoder, LAST_CHUNK, encodeChunk } from "./http1.ts";
 import type { StreamRewriter } from "./types.ts";
 import { WsServerMasker } from "./ws-mask.ts";
+import type { RelayEnd } from "./body-relay.ts";
 
-export type RelayEnd = "done" | "truncated" | "closed";
 
 /**
  * Streams a compressed body from `src` through `makeDecoder` (made at the first payload byte, which
