@@ -204,6 +204,17 @@ describe("echoed in every encoding", () => {
     expect(res.body.length).toBe(Buffer.byteLength(JSON.stringify(echoedForms(VALUE))));
   });
 
+  test("an interim 103 head is masked too (reason, Link, header name)", async () => {
+    const raw = await child("connect", API, 443, "/forms?early=1");
+    const interimEnd = raw.indexOf("\r\n\r\n");
+    const interim = raw.subarray(0, interimEnd).toString("latin1");
+    expect(interim.startsWith("HTTP/1.1 103")).toBe(true);
+    expect(holds(Buffer.from(interim), VALUE)).toBe(false);
+    const hex = Buffer.from(VALUE).toString("hex");
+    expect(interim.toLowerCase()).not.toContain(hex.slice(0, 24));
+    expectNoValue(parse(raw.subarray(interimEnd + 4)), VALUE);
+  });
+
   for (const coding of ["gzip", "deflate", "deflate-raw", "br"]) {
     test(`a ${coding} response sent although not asked for is decoded and masked`, async () => {
       const res = parse(await child("connect", API, 443, `/forms?compress=${coding}&force=1`));

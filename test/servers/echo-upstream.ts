@@ -4,7 +4,8 @@
 //       takes the credential from `Authorization: Bearer …` and sends it back in every encoding an API
 //       might use (echoedForms below), as a JSON body, in response headers (X-Echo-*, Location, Link),
 //       in a header name (X-<hex>) and in the reason phrase; compressed when asked, and with force=1
-//       whatever the request's Accept-Encoding says, and with corrupt=1 a stream that turns to garbage
+//       whatever the request's Accept-Encoding says; early=1 sends a 103 first that holds the value in
+//       its reason, a Link and a header name; with corrupt=1 a stream that turns to garbage
 //       (the value raw inside it); te=gzip sends it as a gzip transfer coding
 //   GET /ws  a WebSocket that, once open, sends the credential in a text frame, a binary frame, a text
 //       message fragmented across three frames with a ping between them, a base64 text frame and a
@@ -158,13 +159,16 @@ function respond(req: EchoRequest): Buffer {
     body = url.searchParams.has("corrupt") ? Buffer.concat([compress(coding, body).subarray(0, 40), Buffer.alloc(64, 0xee), Buffer.from(bearer)]) : compress(coding, body);
     headers.push(`Content-Encoding: ${coding === "deflate-raw" ? "deflate" : coding}`);
   }
+  const early = url.searchParams.has("early")
+    ? Buffer.from(`HTTP/1.1 103 Early Hints ${bearer}\r\nLink: </style.css?k=${forms.hex}>; rel=preload\r\nX-${forms.hex}: early\r\n\r\n`)
+    : Buffer.alloc(0);
   if (url.searchParams.get("te") === "gzip") {
     // Compressed as a transfer coding: the client's HTTP stack undoes it, so kz must not pass it on.
     const gz = gzipSync(body);
     const chunked = Buffer.concat([Buffer.from(`${gz.length.toString(16)}\r\n`), gz, Buffer.from("\r\n0\r\n\r\n")]);
     return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n`), chunked]);
   }
-  return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK ${bearer}\r\n${headers.join("\r\n")}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]);
+  return Buffer.concat([early, Buffer.from(`HTTP/1.1 200 OK ${bearer}\r\n${headers.join("\r\n")}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]);
 }
 
 function parseHead(text: string): EchoRequest {
