@@ -126,9 +126,19 @@ describe("defaults by name", () => {
     expect(swapOf({ name: "AWS_SECRET_ACCESS_KEY", swap: ["header"] })).toEqual(["header"]);
   });
 
-  test("the AWS secret key's token in a header (e.g. S3 metadata, which is stored) is refused", () => {
+  test("the AWS secret key's token in any header is refused", () => {
     const { table, token } = tableWith(undefined, "AWS_SECRET_ACCESS_KEY");
-    const r = refusedFor(planRequest(HOST, head("/bucket/key", [["x-amz-meta-note", token]], "PUT"), table));
+    const r = refusedFor(planRequest(HOST, head("/bucket/key", [["x-note", token]], "PUT"), table));
     expect(r.reason).toContain("nowhere (it only signs requests)");
+  });
+});
+
+describe("stored headers", () => {
+  test("object-store metadata headers never get a value, whatever swap says", () => {
+    const { table, token } = tableWith(["header", "query", "path", "body"]);
+    for (const name of ["x-amz-meta-note", "X-Goog-Meta-Owner", "x-ms-meta-a", "X-Object-Meta-Color"]) {
+      expect(refusedFor(planRequest(HOST, head("/bucket/key", [[name, `v ${token}`]], "PUT"), table)).reason).toContain(`${name} is object metadata`);
+    }
+    expect(planned(planRequest(HOST, head("/", [["x-amz-metadata-directive", "COPY"], ["X-Api-Key", token]]), table)).head.headers[1]).toEqual(["X-Api-Key", VALUE]);
   });
 });
