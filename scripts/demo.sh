@@ -33,7 +33,7 @@ resolve = { "api.demo.test:443" = "127.0.0.1:$(cat "$demo/demo-api.port")" }
 [secrets]
 DEMO_API_KEY = { provider = "local", hosts = ["api.demo.test"] }
 TOML
-if "$kz" help allow >/dev/null 2>&1; then step kz allow; "$kz" allow --yes >/dev/null 2>&1 || "$kz" allow; fi
+step kz allow;                                 "$kz" allow 2>&1
 sandbox=()
 command -v bwrap >/dev/null || { sandbox=(--no-sandbox); echo "(bubblewrap is not installed: this demo runs blind mode without the sandbox)"; }
 agent='echo "agent holds: $DEMO_API_KEY"

@@ -544,6 +544,9 @@ async function runBenchmark(): Promise<void> {
       NO_COLOR: "1",
       BENCH_REAL_KEY: REAL_VALUE,
     };
+    // Blind runs use approved bindings only.
+    const allowed = Bun.spawnSync([kz, "allow"], { cwd: dir, env: kzEnv, stdout: "ignore", stderr: "pipe" });
+    if (allowed.exitCode !== 0) throw new Error(`kz allow failed: ${allowed.stderr.toString().trim()}`);
     const plainEnv = { PATH: kzEnv.PATH!, HOME: dir };
     const directUrl = `https://127.0.0.1:${up.port}/`;
     const base = { warmupMs, measureMs, maxRequests, client };
@@ -565,7 +568,7 @@ async function runBenchmark(): Promise<void> {
           { cwd: dir, env: plainEnv }),
       );
       if (modes.has("kz")) await measure("kz", c, () =>
-        runClientProcess<LoadResult>([kz, "run", "--blind", "--"], {
+        runClientProcess<LoadResult>([kz, "run", "--blind", "--no-sandbox", "--"], {
           ...base, url: `https://${THROUGHPUT_HOST}/`, proxy: "env", caFile: "env", token: { env: "BENCH_API_KEY" }, concurrency: c,
           pids: { upstream: process.pid, proxy: "parent" },
         }, { cwd: dir, env: kzEnv }),
@@ -573,7 +576,7 @@ async function runBenchmark(): Promise<void> {
       // The same kz, to a host no secret is bound to: an untouched TCP tunnel, TLS end to end between
       // the client and the upstream. The token goes along and arrives inert.
       if (modes.has("kz-tunnel")) await measure("kz-tunnel", c, () =>
-        runClientProcess<LoadResult>([kz, "run", "--blind", "--"], {
+        runClientProcess<LoadResult>([kz, "run", "--blind", "--no-sandbox", "--"], {
           ...base, url: `https://${TUNNEL_HOST}/`, proxy: "env", caFile: up.caFile, token: { env: "BENCH_API_KEY" }, concurrency: c,
           pids: { upstream: process.pid, proxy: "parent" },
         }, { cwd: dir, env: kzEnv }),
@@ -590,7 +593,7 @@ async function runBenchmark(): Promise<void> {
     }
     up.reset();
     if (!modes.has("kz") || !modes.has("direct")) return report({ rows, seconds, warmupMs, concurrencies, kz, mitmdump, client, stale: stale.length, loadAtStart });
-    const first = await runClientProcess<FirstConnectionResult>([kz, "run", "--blind", "--"], {
+    const first = await runClientProcess<FirstConnectionResult>([kz, "run", "--blind", "--no-sandbox", "--"], {
       ...base, url: "", proxy: "env", caFile: "env", token: { env: "BENCH_API_KEY" }, concurrency: 1, pids: { upstream: process.pid },
       firstConnection: { urls: freshHosts.map((h) => `https://${h}/`) },
     }, { cwd: dir, env: kzEnv });
