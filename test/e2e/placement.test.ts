@@ -123,3 +123,15 @@ code -X PUT "https://${API}/kv/$QUERY_KEY"
     expectNoValue(r.stdout + r.stderr);
   });
 });
+
+describe("kz validate", () => {
+  test("shows each secret's hosts and placement, as text and JSON", async () => {
+    const text = await box.kz(["validate", "--offline"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/STORE_TOKEN +hosts api\.store\.test +swap = \["header"\]/);
+    expect(text.stdout).toMatch(/PATH_TOKEN +hosts api\.store\.test +swap = \["path"\]/);
+    const json = JSON.parse((await box.kz(["validate", "--offline", "--json"])).stdout);
+    expect(json.secrets).toContainEqual({ name: "BODY_TOKEN", blind: true, hosts: [API], swap: ["body"] });
+    expect(json.secrets).toContainEqual({ name: "STORE_TOKEN", blind: true, hosts: [API], swap: ["header"] });
+  });
+});
