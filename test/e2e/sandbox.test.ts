@@ -219,6 +219,31 @@ for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available
     expect(missing.code).toBe(127);
   });
 
+  test("kz killed outright (SIGKILL): the sandbox and everything in it go with it", async () => {
+    // The command's stdout is this pipe: it reaches EOF only once no process in the sandbox holds it.
+    const proc = Bun.spawn([...box.account.prefix, box.kzPath, "run", "--blind", "--no-masking", "--", "sh", "-c", "sleep 1000 & echo ready; exec sleep 1000"], {
+      cwd: box.project,
+      env: { ...box.env, SOURCE_VAR: ENV_VALUE },
+      stdout: "pipe",
+      stderr: "ignore",
+    });
+    const reader = proc.stdout.getReader();
+    let seen = "";
+    while (!seen.includes("ready")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    expect(seen).toContain("ready");
+    proc.kill("SIGKILL"); // setpriv execs kz, so this is kz itself: no handler, no clean-up
+    while (!(await reader.read()).done); // a sandbox that outlived kz keeps the pipe open: the test times out
+    await proc.exited;
+    // kz had no chance to remove the mount point it made for the absent override: an empty file stays.
+    const override = join(box.project, ".keyzero.local.toml");
+    if (existsSync(override)) expect(readFileSync(override).length).toBe(0);
+    rmSync(override, { force: true });
+  });
+
   test("--network proxy: a direct connection fails and is never seen; allow_tcp relays and is audited; the bound call works", async () => {
     let seenOutside = 0;
     const outside = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => void (seenOutside++, socket.end("outside")), data: () => {} } });

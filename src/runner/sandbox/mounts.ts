@@ -96,10 +96,14 @@ function bindReadOnly(source: string, target: string): void {
   mount(null, target, null, MS_REMOUNT | MS_BIND | MS_RDONLY | keptFlags(statvfsFlags(target)), null, "make read-only");
 }
 
-/** A mount point for an absent path; it must not exist (a path that appeared since kz looked is refused). */
+/**
+ * A mount point for an absent path; it must not exist (a path that appeared since kz looked is refused).
+ * kz removes it after the run; if kz is killed outright it stays behind as an empty, readable file — an
+ * empty override that changes nothing — rather than one that the next run could not read.
+ */
 function createMountPoint(path: string): void {
   try {
-    closeSync(openSync(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o000));
+    closeSync(openSync(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600));
   } catch (error) {
     throw new MountError(`cannot create the mount point ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
   }
