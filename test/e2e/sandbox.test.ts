@@ -142,6 +142,7 @@ for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available
     const r = await box.kz(["run", "--blind", "--no-masking", "--", "/usr/bin/python3", "./undo-mounts.py"], { env: { SOURCE_VAR: ENV_VALUE } });
     expect(r.code).toBe(0);
     for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) expect(r.stdout).toContain(`${set}:\t0000000000000000`);
+    expect(r.stdout).toContain("NoNewPrivs:\t1"); // no setuid or file-capability binary gives any back
     expect(r.stdout).toContain(`uid ${box.account.uid}\n`);
     expect(r.stdout).toContain("direct umount");
     expect(r.stdout).toContain("nested umount"); // the nested user namespace was made: the attempt was real
