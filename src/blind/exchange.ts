@@ -228,7 +228,7 @@ export class HttpSession {
     if (!audit) return;
     if (audit.swapped.length > 0) this.#emit({ kind: "swap", host: dest.host, secrets: audit.swapped });
     if (audit.inert.length > 0) {
-      this.#emit({ kind: "refusal", host: dest.host, secrets: audit.inert, reason: "token in a streamed body left unswapped: not bound to this host" });
+      this.#emit({ kind: "refusal", host: dest.host, secrets: audit.inert, reason: "token in a streamed body left unswapped: not bound to this host, or its swap leaves out \"body\"" });
     }
   }
 

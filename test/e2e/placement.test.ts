@@ -90,6 +90,14 @@ code -X PUT "https://${API}/kv/$STORE_TOKEN"
     expectNoValue(r.stdout + r.stderr + audit());
   });
 
+  test("in a chunked upload (its head already gone) the token stays a token: the API stores nothing usable", async () => {
+    const r = await agent(`printf '{"content":"%s"}' "$STORE_TOKEN" | curl -sS -o /dev/null -w "%{http_code}\\n" -X PUT -H "Content-Type: application/json" -H "Transfer-Encoding: chunked" --data-binary @- https://${API}/contents/chunked.txt`);
+    expect(r.stdout).toBe("201\n");
+    expect(api.stored.get("chunked.txt")).toStartWith("KZ_TOK_");
+    expect(audit()).toContain("token in a streamed body left unswapped");
+    expectNoValue([...api.stored.values()].join("\n") + r.stdout + r.stderr);
+  });
+
   test("the same secret still swaps in a header and inside Basic auth", async () => {
     const before = api.requests.length;
     const r = await agent(`
