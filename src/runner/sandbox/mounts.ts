@@ -9,7 +9,7 @@
 // file (kz reports it) and the init exits 5 without starting anything. The command itself is started
 // through setpriv with no capability (`withoutCapabilities`), so it cannot undo a mount.
 
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { dlopen, FFIType, read } from "bun:ffi";
 import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { failureFile } from "./namespaces.ts";
@@ -67,7 +67,8 @@ function c(): Libc {
   return (libc ??= openLibc());
 }
 
-const cstr = (s: string) => Buffer.from(`${s}\0`);
+/** A C string. Buffers go to libc as they are (never through ptr()), so they stay alive during the call. */
+const cstr = (s: string | null) => (s === null ? null : Buffer.from(`${s}\0`));
 
 /** The failed call's errno as its name (EPERM…), read right after the call. */
 function errnoName(): string {
@@ -79,14 +80,14 @@ function errnoName(): string {
 class MountError extends Error {}
 
 function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null, what: string): void {
-  const result = c().mount(source === null ? null : ptr(cstr(source)), ptr(cstr(target)), fstype === null ? null : ptr(cstr(fstype)), flags, data === null ? null : ptr(cstr(data)));
+  const result = c().mount(cstr(source), cstr(target), cstr(fstype), flags, cstr(data));
   if (result !== 0) throw new MountError(`cannot ${what} ${target} (${errnoName()})`);
 }
 
 function statvfsFlags(path: string): number {
   // struct statvfs on 64-bit Linux (glibc): 112 bytes; f_flag is its 10th word, after f_fsid.
   const buffer = new BigUint64Array(14);
-  if (c().statvfs(ptr(cstr(path)), ptr(buffer)) !== 0) throw new MountError(`cannot stat ${path} (${errnoName()})`);
+  if (c().statvfs(cstr(path), buffer) !== 0) throw new MountError(`cannot stat ${path} (${errnoName()})`);
   return Number(buffer[9]);
 }
 
@@ -121,9 +122,9 @@ function loopbackUp(): void {
   try {
     const ifreq = Buffer.alloc(40); // struct ifreq: char ifr_name[16], then the union (ifr_flags: short)
     ifreq.write("lo", 0);
-    if (c().ioctl(fd, SIOCGIFFLAGS, ptr(ifreq)) !== 0) throw new MountError(`cannot read loopback's flags (${errnoName()})`);
+    if (c().ioctl(fd, SIOCGIFFLAGS, ifreq) !== 0) throw new MountError(`cannot read loopback's flags (${errnoName()})`);
     ifreq.writeInt16LE(ifreq.readInt16LE(16) | IFF_UP, 16);
-    if (c().ioctl(fd, SIOCSIFFLAGS, ptr(ifreq)) !== 0) throw new MountError(`cannot bring loopback up (${errnoName()})`);
+    if (c().ioctl(fd, SIOCSIFFLAGS, ifreq) !== 0) throw new MountError(`cannot bring loopback up (${errnoName()})`);
   } finally {
     c().close(fd);
   }
