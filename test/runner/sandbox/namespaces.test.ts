@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chooseMechanism, mechanismOrder, type Candidates } from "../../../src/runner/sandbox/mechanism.ts";
+import { chooseMechanism, linuxCandidates, mechanismOrder, type Candidates } from "../../../src/runner/sandbox/mechanism.ts";
 import { keptFlags, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME, withoutCapabilities } from "../../../src/runner/sandbox/mounts.ts";
 import { parseInitArgs } from "../../../src/runner/sandbox/init.ts";
 import {
@@ -120,6 +120,12 @@ describe("which Linux mechanism", () => {
     expect(refusal).toContain("no sandbox: unshare cannot create user namespaces here (x), and KZ_SANDBOX_MECHANISM=namespaces");
     expect(refusal).toContain("--no-sandbox");
     expect(pick("bubblewrap", { bubblewrap: broken("bwrap cannot create a sandbox here (y)"), namespaces: works("namespaces") })).toContain("bwrap cannot create a sandbox here (y)");
+  });
+
+  test("the tools are looked up on PATH: none there, each says what is missing", () => {
+    const none = linuxCandidates({ PATH: join(dir, "empty") });
+    expect(none.bubblewrap()).toBe("bubblewrap (bwrap) is not installed");
+    expect(none.namespaces()).toBe("util-linux's unshare, setpriv and setsid are not all installed");
   });
 
   test("an unknown KZ_SANDBOX_MECHANISM is refused (it can never mean no sandbox)", () => {
