@@ -278,6 +278,14 @@ print("direct=" + attempt(${outside.port}, b"x"))
 print("tcp=" + attempt(${echo.port}, b"ping"))
 r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer " + os.environ["LOCAL_KEY"], "https://${API}/echo"], capture_output=True, text=True)
 print("curl=" + r.stdout)
+# The processes relaying its connections (kz's helper) hold no capability it could turn against a mount.
+caps = set()
+for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+    try:
+        caps |= {l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("CapEff")}
+    except OSError:
+        pass
+print("caps=" + ",".join(sorted(caps)))
 `;
       const before = upstream.requests.length;
       const r = await box.kz(["run", "--blind", "--", "/usr/bin/python3", "-c", agent], { cwd });
@@ -285,6 +293,7 @@ print("curl=" + r.stdout)
       expect(r.stdout).toContain("direct=failed:");
       expect(r.stdout).toContain("tcp=connected:pong:ping");
       expect(r.stdout).toContain("curl=200");
+      expect(r.stdout).toContain("caps=0000000000000000\n");
       expect(seenOutside).toBe(0);
       expect(upstream.requests.slice(before).some((q) => q.headers.authorization === `Bearer ${LOCAL_VALUE}`)).toBe(true);
       const records = readFileSync(auditLog, "utf8").trim().split("\n").map((line) => JSON.parse(line));

@@ -7,9 +7,11 @@
 // new network namespace and re-enters its working directory (a cwd under a new mount must stand on the
 // mount, not on what it covers). It fails closed: the first error writes one line to the plan's `.failed`
 // file (kz reports it) and the init exits 5 without starting anything. The command itself is started
-// through setpriv with no capability (`withoutCapabilities`), so it cannot undo a mount.
+// through setpriv with no capability (`withoutCapabilities`), so it cannot undo a mount; with relays to
+// run, the init first re-executes itself the same way (`restartArgv`), so no process the command can
+// talk to holds a capability either.
 
-import { dlopen, FFIType, read } from "bun:ffi";
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { failureFile } from "./namespaces.ts";
@@ -25,8 +27,16 @@ export interface MountPlan {
   noCreate: string[];
   /** A new network namespace: its loopback starts down. */
   loopback: boolean;
-  /** argv prefix that starts the command with no capability (`setpriv … --`, then `setsid --` when detached). */
+  /** argv prefix that starts what follows with no capability and none to regain (`setpriv … --`). */
   dropCapabilities: string[];
+  /** argv prefix that detaches the command from the user's terminal (`setsid --`), or nothing. */
+  session: string[];
+  /**
+   * With relays to run (network = "proxy"), how to start kz again: the init then re-executes itself
+   * through `dropCapabilities` once the mounts are made, so the process that relays the command's
+   * connections holds no capability — a bug reachable through them could not undo a mount.
+   */
+  restartAs?: string[];
 }
 
 export const MS_RDONLY = 1;
@@ -59,6 +69,7 @@ function openLibc() {
     socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
     ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
     close: { args: [FFIType.i32], returns: FFIType.i32 },
+    execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
   }).symbols;
 }
@@ -67,7 +78,7 @@ function c(): Libc {
   return (libc ??= openLibc());
 }
 
-/** A C string. Buffers go to libc as they are (never through ptr()), so they stay alive during the call. */
+/** A C string. Buffers go to libc as they are (not as ptr() numbers), so they stay alive during the call. */
 const cstr = (s: string | null) => (s === null ? null : Buffer.from(`${s}\0`));
 
 /** The failed call's errno as its name (EPERM…), read right after the call. */
@@ -149,7 +160,35 @@ export function applyMountPlan(plan: MountPlan): void {
 
 /** The command, started with no capability (and in its own session when the plan says so). */
 export function withoutCapabilities(plan: MountPlan, command: string[]): string[] {
-  return [...plan.dropCapabilities, ...command];
+  return [...plan.dropCapabilities, ...plan.session, ...command];
+}
+
+/** The init's own arguments (relays…) from its argv, without the mount plan: what the restart is given. */
+export function initArgsWithoutPlan(argv: string[]): string[] {
+  const start = argv.indexOf("__sandbox-init") + 1;
+  const end = argv.indexOf("--", start);
+  const own = argv.slice(start, end < 0 ? undefined : end);
+  return own.filter((arg, i) => arg !== "--mount-plan" && own[i - 1] !== "--mount-plan");
+}
+
+/** The argv the init re-executes as: itself without capabilities or a plan, then the command. */
+export function restartArgv(plan: MountPlan & { restartAs: string[] }, argv: string[], command: string[]): string[] {
+  return [...plan.dropCapabilities, ...plan.restartAs, "__sandbox-init", ...initArgsWithoutPlan(argv), "--", ...plan.session, ...command];
+}
+
+/** Buffers whose addresses sit in a pointer table handed to libc: referenced here until the call returns. */
+const inUse = new Set<Buffer[]>();
+
+/** execve(2): replaces this process (same PID 1, same fds 0–3); returns only by throwing. */
+function execve(argv: string[], env: Record<string, string | undefined>): never {
+  const strings = argv.map((a) => cstr(a)!);
+  const vars = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [cstr(`${k}=${v}`)!]));
+  const table = (buffers: Buffer[]) => BigUint64Array.from([...buffers.map((b) => BigInt(ptr(b))), 0n]);
+  inUse.add(strings).add(vars);
+  c().execve(strings[0]!, table(strings), table(vars));
+  const failed = errnoName();
+  inUse.clear();
+  throw new MountError(`cannot restart without capabilities (${failed})`);
 }
 
 /**
@@ -161,6 +200,7 @@ export function enterMountPlan(planPath: string, command: string[]): string[] {
   try {
     const plan = JSON.parse(readFileSync(planPath, "utf8")) as MountPlan;
     applyMountPlan(plan);
+    if (plan.restartAs) execve(restartArgv({ ...plan, restartAs: plan.restartAs }, process.argv, command), process.env);
     return withoutCapabilities(plan, command);
   } catch (error) {
     const reason = error instanceof MountError ? error.message : `cannot read the mount plan (${(error as Error).message})`;

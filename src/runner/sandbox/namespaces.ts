@@ -5,7 +5,9 @@
 // mount — and mounts made in a user namespace are locked together, so a nested `unshare -r` cannot peel
 // one off either. Debian 12 ships all of this (util-linux) and allows unprivileged user namespaces.
 // kz's chain: setpriv --pdeathsig KILL (the sandbox dies with kz) → unshare --kill-child → kz
-// __sandbox-init (PID 1) → setpriv (no capabilities) [→ setsid] → the command.
+// __sandbox-init (PID 1) → setpriv (no capabilities) [→ setsid] → the command. With relays to run
+// (network = "proxy"), the init makes the mounts and then re-executes itself through that setpriv,
+// still PID 1, so the process relaying the command's connections holds no capability either.
 // Everything here is pure except `findNamespacesTools`, `probeNamespaces` and `namespacesFailure`.
 
 import { readFileSync } from "node:fs";
@@ -37,11 +39,8 @@ export function unshareFlags(isolateNetwork: boolean): string[] {
 }
 
 /** Starts what follows with no capability, none to regain (no ambient, empty bounding set, no_new_privs). */
-export function dropCapabilitiesPrefix(tools: NamespacesTools, newSession: boolean): string[] {
-  const prefix = [tools.setpriv, "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"];
-  // Its own session: no controlling terminal, so no TIOCSTI into the user's shell.
-  if (newSession) prefix.push(tools.setsid, "--");
-  return prefix;
+export function dropCapabilitiesPrefix(tools: NamespacesTools): string[] {
+  return [tools.setpriv, "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"];
 }
 
 export interface NamespacesOptions {
@@ -50,6 +49,8 @@ export interface NamespacesOptions {
   placeholder: string;
   isolateNetwork: boolean;
   newSession: boolean;
+  /** kz's own argv prefix, when the init has relays to run (it then sheds its capabilities first). */
+  restartAs?: string[];
 }
 
 /** What the init mounts: only paths and flags, never a value. */
@@ -61,7 +62,10 @@ export function mountPlan(opts: NamespacesOptions): MountPlan {
     readOnly: opts.policy.readOnly,
     noCreate: opts.policy.noCreate,
     loopback: opts.isolateNetwork,
-    dropCapabilities: dropCapabilitiesPrefix(opts.tools, opts.newSession),
+    dropCapabilities: dropCapabilitiesPrefix(opts.tools),
+    // Its own session: no controlling terminal, so no TIOCSTI into the user's shell.
+    session: opts.newSession ? [opts.tools.setsid, "--"] : [],
+    ...(opts.restartAs ? { restartAs: opts.restartAs } : {}),
   };
 }
 

@@ -138,7 +138,8 @@ export function prepareSandbox(request: SandboxRequest, command: string[]): Prep
       });
     }
     if (mechanism.name === "namespaces") {
-      const opts = { tools: mechanism.tools, policy, placeholder, isolateNetwork: request.network === "proxy", newSession: request.newSession };
+      const restartAs = relayArgs.length > 0 ? kzCommand() : undefined; // the relays run without capabilities
+      const opts = { tools: mechanism.tools, policy, placeholder, isolateNetwork: request.network === "proxy", newSession: request.newSession, restartAs };
       const planPath = join(dir, "mount-plan.json");
       writeFileSync(planPath, JSON.stringify(mountPlan(opts)), { mode: 0o600 });
       const init = [...kzCommand(), "__sandbox-init", "--mount-plan", planPath, ...relayArgs, "--", ...command];

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chooseMechanism, linuxCandidates, mechanismOrder, type Candidates } from "../../../src/runner/sandbox/mechanism.ts";
-import { keptFlags, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME, withoutCapabilities } from "../../../src/runner/sandbox/mounts.ts";
+import { initArgsWithoutPlan, keptFlags, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME, restartArgv, withoutCapabilities } from "../../../src/runner/sandbox/mounts.ts";
 import { parseInitArgs } from "../../../src/runner/sandbox/init.ts";
 import {
   dropCapabilitiesPrefix,
@@ -52,11 +52,32 @@ describe("namespaces: unshare's argv", () => {
 
 describe("namespaces: the command starts with no capability", () => {
   test("setpriv clears inheritable, ambient and bounding sets and sets no_new_privs; setsid when detached", () => {
-    const prefix = dropCapabilitiesPrefix(tools, false);
+    const prefix = dropCapabilitiesPrefix(tools);
     expect(prefix).toEqual(["/usr/bin/setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]);
-    expect(dropCapabilitiesPrefix(tools, true).slice(-2)).toEqual(["/usr/bin/setsid", "--"]);
     const plan = mountPlan({ tools, policy, placeholder: "/run/kz/hidden", isolateNetwork: false, newSession: false });
     expect(withoutCapabilities(plan, ["sh", "-c", "x"])).toEqual([...prefix, "sh", "-c", "x"]);
+    const detached = mountPlan({ tools, policy, placeholder: "/run/kz/hidden", isolateNetwork: false, newSession: true });
+    expect(withoutCapabilities(detached, ["sh"])).toEqual([...prefix, "/usr/bin/setsid", "--", "sh"]);
+    expect(plan.restartAs).toBeUndefined();
+  });
+
+  test("with relays to run, the init re-executes itself without capabilities or plan, relays kept, still ahead of the command", () => {
+    const plan = mountPlan({ tools, policy, placeholder: "/p", isolateNetwork: true, newSession: true, restartAs: ["/opt/kz"] });
+    const argv = ["bun", "/$bunfs/root/kz", "__sandbox-init", "--mount-plan", "/t/plan.json", "--relay", "127.0.0.1:9=/t/s", "--", "sh", "-c", "x"];
+    expect(initArgsWithoutPlan(argv)).toEqual(["--relay", "127.0.0.1:9=/t/s"]);
+    expect(restartArgv({ ...plan, restartAs: ["/opt/kz"] }, argv, ["sh", "-c", "x"])).toEqual([
+      ...dropCapabilitiesPrefix(tools),
+      "/opt/kz",
+      "__sandbox-init",
+      "--relay",
+      "127.0.0.1:9=/t/s",
+      "--",
+      "/usr/bin/setsid",
+      "--",
+      "sh",
+      "-c",
+      "x",
+    ]);
   });
 });
 
