@@ -155,7 +155,12 @@ export function applyMountPlan(plan: MountPlan): void {
   for (const path of plan.noCreate) bindReadOnly(plan.placeholder, path);
   if (plan.loopback) loopbackUp();
   // The working directory was entered before the mounts: enter it again to stand on what covers it.
-  process.chdir(process.cwd());
+  const cwd = process.cwd();
+  try {
+    process.chdir(cwd);
+  } catch (error) {
+    throw new MountError(`cannot enter the working directory ${cwd} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
 }
 
 /** The command, started with no capability (and in its own session when the plan says so). */
