@@ -14,6 +14,12 @@ export interface KzResult {
   stderr: string;
 }
 
+/** KZ_SANDBOX_MECHANISM passed through, so `KZ_SANDBOX_MECHANISM=namespaces bun test` runs every sandboxed test under it. */
+export function sandboxMechanism(): Record<string, string> {
+  const mechanism = process.env.KZ_SANDBOX_MECHANISM;
+  return mechanism ? { KZ_SANDBOX_MECHANISM: mechanism } : {};
+}
+
 export class Sandbox {
   readonly dir: string;
   readonly env: Record<string, string>;
@@ -27,6 +33,7 @@ export class Sandbox {
       XDG_CONFIG_HOME: join(this.dir, "config"),
       XDG_STATE_HOME: join(this.dir, "state"),
       NO_COLOR: "1",
+      ...sandboxMechanism(),
       ...extraEnv,
     };
   }

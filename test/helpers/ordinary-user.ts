@@ -6,7 +6,7 @@
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KZ, type KzResult } from "./kz.ts";
+import { KZ, sandboxMechanism, type KzResult } from "./kz.ts";
 
 const ACCOUNT = "kz-agent-test";
 
@@ -60,6 +60,7 @@ export class UserBox {
       NO_COLOR: "1",
       TMPDIR: "/tmp",
       LANG: "C.UTF-8",
+      ...sandboxMechanism(),
     };
   }
 
