@@ -311,6 +311,23 @@ print("caps=" + ",".join(sorted(caps)))
     }
   });
 
+  // bubblewrap's helper has no capability in its network namespace, so it cannot listen below port 1024.
+  test.skipIf(mechanism.name !== "namespaces")("--network proxy: allow_tcp to a port below 1024 is relayed too", async () => {
+    const host = `127.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    const echo = Bun.listen({ hostname: host, port: 80, socket: { data: (socket, data) => void socket.end(`pong:${data}`) } });
+    try {
+      box.write("low/.keyzero.toml", `[blind]\nnetwork = "proxy"\nallow_tcp = ["${host}:80"]\n\n[secrets]\nLOCAL_KEY = { provider = "local", hosts = ["${API}"] }\n`, 0o644);
+      const cwd = join(box.home, "low");
+      await box.kz(["allow"], { cwd });
+      const agent = `import socket\nc = socket.create_connection(("${host}", 80), timeout=5)\nc.sendall(b"ping")\nprint("tcp=" + c.recv(100).decode())`;
+      const r = await box.kz(["run", "--blind", "--", "/usr/bin/python3", "-c", agent], { cwd });
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toContain("tcp=pong:ping");
+    } finally {
+      echo.stop(true);
+    }
+  });
+
   test("on the user's terminal, the sandboxed command cannot push keystrokes into it (TIOCSTI)", async () => {
     // Ordinary user only: root may TIOCSTI into any terminal (CAP_SYS_ADMIN).
     const inject = `import fcntl, termios

@@ -141,6 +141,17 @@ function loopbackUp(): void {
   }
 }
 
+/**
+ * In the sandbox's own network namespace (nothing else lives there), any process may listen on a port
+ * below 1024, so the relays — restarted without capabilities — can serve an `allow_tcp` such as
+ * 127.0.0.1:80. Best effort: without it only such low ports fail.
+ */
+function lowPortsForAll(): void {
+  try {
+    writeFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
+  } catch {}
+}
+
 /** Applies the plan; throws MountError at the first step that fails. */
 export function applyMountPlan(plan: MountPlan): void {
   mount(null, "/", null, MS_REC | MS_PRIVATE, null, "make private");
@@ -153,7 +164,10 @@ export function applyMountPlan(plan: MountPlan): void {
   }
   for (const path of plan.readOnly) bindReadOnly(path, path);
   for (const path of plan.noCreate) bindReadOnly(plan.placeholder, path);
-  if (plan.loopback) loopbackUp();
+  if (plan.loopback) {
+    loopbackUp();
+    lowPortsForAll();
+  }
   // The working directory was entered before the mounts: enter it again to stand on what covers it.
   const cwd = process.cwd();
   try {
