@@ -6,7 +6,8 @@
 // value may be in what it kept; the bound call must still carry the real value.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ordinaryAccount, UserBox } from "../helpers/ordinary-user.ts";
 import { startHttpsUpstream, type HttpsUpstream } from "../servers/https-upstream.ts";
@@ -34,6 +35,17 @@ const MECHANISMS = [
 ];
 
 let box: UserBox;
+
+/** kz trusts only sandbox tools no ordinary user could have written: a stand-in must be root's. */
+const asRoot = process.getuid?.() === 0;
+function rootOwnedTool(name: string, script: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "kz-root-tool-"));
+  chmodSync(dir, 0o755);
+  const path = join(dir, name);
+  writeFileSync(path, script, { mode: 0o755 });
+  chmodSync(path, 0o755);
+  return path;
+}
 let upstream: HttpsUpstream;
 let auditLog: string;
 
@@ -184,8 +196,8 @@ for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available
     expect(existsSync(marker)).toBe(false);
   });
 
-  test.skipIf(mechanism.name !== "bubblewrap")("a bwrap that cannot create namespaces (AppArmor, a container): exit 5 naming why, the command never ran", async () => {
-    const fake = box.write("fakebin/bwrap", '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n', 0o755);
+  test.skipIf(mechanism.name !== "bubblewrap" || !asRoot)("a bwrap that cannot create namespaces (AppArmor, a container): exit 5 naming why, the command never ran", async () => {
+    const fake = rootOwnedTool("bwrap", '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n');
     const marker = join(box.project, "started-in-broken-sandbox");
     const r = await box.kz(["run", "--blind", "--", "/usr/bin/touch", marker], { env: { SOURCE_VAR: ENV_VALUE, PATH: `${join(fake, "..")}:/usr/bin:/bin` } });
     expect(r.code).toBe(5);
@@ -196,14 +208,27 @@ for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available
     expect(existsSync(marker)).toBe(false);
   });
 
-  test.skipIf(mechanism.name !== "namespaces")("an unshare that cannot create namespaces (AppArmor, a container): exit 5 naming why, the command never ran", async () => {
-    const fake = box.write("fakeunshare/unshare", '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n', 0o755);
+  test.skipIf(mechanism.name !== "namespaces" || !asRoot)("an unshare that cannot create namespaces (AppArmor, a container): exit 5 naming why, the command never ran", async () => {
+    const fake = rootOwnedTool("unshare", '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n');
     const marker = join(box.project, "started-in-broken-namespaces");
     const r = await box.kz(["run", "--blind", "--", "/usr/bin/touch", marker], { env: { SOURCE_VAR: ENV_VALUE, PATH: `${join(fake, "..")}:/usr/bin:/bin` } });
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("kz: error: no sandbox: unshare cannot create user namespaces here (unshare failed: Operation not permitted) — install bubblewrap");
     expect(r.stderr).toContain("--no-sandbox");
     expect(existsSync(marker)).toBe(false);
+  });
+
+  test("a sandbox tool the agent planted on PATH (~/.local/bin/bwrap, unshare, setpriv) is ignored: the run stays sandboxed", async () => {
+    const planted = ["bwrap", "unshare", "setpriv", "setsid"].map((tool) =>
+      box.write(`.local/bin/${tool}`, '#!/bin/sh\n# planted: run the command with no sandbox at all\nwhile [ "$1" != "--" ]; do shift; done; shift; exec "$@"\n', 0o755),
+    );
+    const r = await box.kz(["run", "--blind", "--", "sh", "-c", 'cat ~/.config/keyzero/local.key >/dev/null 2>&1 && echo "KEY READ" || echo "key hidden"'], {
+      env: { SOURCE_VAR: ENV_VALUE, PATH: `${join(box.home, ".local/bin")}:${box.env.PATH}` },
+    });
+    for (const path of planted) rmSync(path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("key hidden");
+    expect(r.stderr).toContain(`ignoring ${join(box.home, ".local/bin")}/`);
   });
 
   test("signals pass through the sandbox, and the exit status is the command's", async () => {

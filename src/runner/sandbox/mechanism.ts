@@ -10,6 +10,7 @@
 // refusal, not a fallback.
 
 import { findNamespacesTools, type NamespacesTools } from "./namespaces.ts";
+import { trustedTool } from "./trusted-tool.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -56,7 +57,7 @@ export function chooseMechanism(value: string | undefined, candidates: Candidate
 export function linuxCandidates(env: Env): Candidates {
   return {
     bubblewrap: () => {
-      const bwrap = Bun.which("bwrap", { PATH: env.PATH ?? "" });
+      const bwrap = trustedTool("bwrap", env);
       return bwrap ? { name: "bubblewrap", bwrap } : "bubblewrap (bwrap) is not installed";
     },
     namespaces: () => {

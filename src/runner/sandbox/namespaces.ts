@@ -12,6 +12,7 @@
 
 import { readFileSync } from "node:fs";
 import type { MountPlan } from "./mounts.ts";
+import { trustedTool } from "./trusted-tool.ts";
 import type { SandboxPolicy } from "./policy.ts";
 import { isFolder } from "./policy.ts";
 
@@ -25,7 +26,7 @@ export interface NamespacesTools {
 
 /** Where util-linux's tools are, or why the mechanism cannot be used. */
 export function findNamespacesTools(env: Env): NamespacesTools | string {
-  const at = (name: string) => Bun.which(name, { PATH: env.PATH ?? "" });
+  const at = (name: string) => trustedTool(name, env);
   const [unshare, setpriv, setsid] = [at("unshare"), at("setpriv"), at("setsid")];
   if (!unshare || !setpriv || !setsid) return "util-linux's unshare, setpriv and setsid are not all installed";
   return { unshare, setpriv, setsid };

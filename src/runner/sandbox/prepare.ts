@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import type { KzConfig } from "../../config/types.ts";
 import { ExitCode, KzError } from "../../errors.ts";
 import { bwrapArgs, probeBubblewrap } from "./bubblewrap.ts";
+import { findTrustedTool } from "./trusted-tool.ts";
 import { DirectControl, directShim, FORWARDED, InitControl, type SandboxControl } from "./control.ts";
 import { chooseLinuxMechanism } from "./mechanism.ts";
 import { findNamespacesTools, mountPlan, namespacesArgs, namespacesFailure, probeNamespaces } from "./namespaces.ts";
@@ -175,7 +176,7 @@ function removePlaceholders(paths: string[]): void {
 
 /** Why the sandbox failed to come up, for the one-line error after a bwrap that never started the command. */
 export function explainFailure(env: Env): string {
-  const reason = probeBubblewrap(Bun.which("bwrap", { PATH: env.PATH ?? "" }));
+  const reason = probeBubblewrap(findTrustedTool("bwrap", env).path ?? null);
   if (!reason) return "the sandbox did not start the command (see bwrap's message above)";
   // Where bwrap is broken but kz's own namespaces work (namespaces.ts), say so: it is one variable away.
   const tools = findNamespacesTools(env);
