@@ -115,7 +115,7 @@ export function startBlindRun(opts: BlindRunOptions): BlindRun {
   });
   let trust: TrustEnv;
   try {
-    trust = buildTrustEnv({ caPem: ca.certPem, proxyUrl: proxy.url });
+    trust = buildTrustEnv({ caPem: ca.certPem, proxyUrl: proxy.url, inherited: env });
   } catch (error) {
     proxy.stop();
     throw error;

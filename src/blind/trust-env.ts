@@ -6,11 +6,17 @@
 // Loopback goes through the proxy too: NO_PROXY/no_proxy are unset, not set to localhost, because a
 // secret may be bound to a local host (`localhost:8443`) and only the proxy can swap its token. Inherited
 // proxy and CA variables are overridden (machines preset SSL_CERT_FILE and friends; see DESIGN pitfalls).
+//
+// Client shims for tools that read none of those variables (client-shims.ts): a Node preload (Node
+// before 22.21 ignores proxy variables), a Python sitecustomize (aiohttp), a wgetrc and a PHP ini.
+// Their variables (NODE_OPTIONS, PYTHONPATH, PHP_INI_SCAN_DIR) keep what the child would have had:
+// forChild(base) merges them with the inherited values.
 
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
+import { mergeListVariables, writeClientShims } from "./client-shims.ts";
 
 export interface TrustEnvOptions {
   /** The run CA's certificate. */
@@ -21,10 +27,13 @@ export interface TrustEnvOptions {
   tmpRoot?: string;
   /** More roots for the bundle (PEM), e.g. a corporate CA the child needs for untouched tunnels. */
   extraRootsPem?: string;
+  /** kz's own environment: where the user's wgetrc is (WGETRC, HOME). */
+  inherited?: Record<string, string | undefined>;
 }
 
 export interface TrustEnv {
-  /** Variables to set in the child's environment (each overrides an inherited one of the same name). */
+  /** Variables to set in the child's environment (each overrides an inherited one of the same name). The
+   *  shims' list variables hold kz's part alone here; forChild() merges them with the inherited value. */
   env: Record<string, string>;
   /** Variables to remove from the child's environment. */
   unset: string[];
@@ -32,6 +41,9 @@ export interface TrustEnv {
   caFile: string;
   /** System roots followed by the CA. */
   bundleFile: string;
+  /** The variables for a child whose environment would otherwise be `base` (NODE_OPTIONS, PYTHONPATH…
+   *  merged with base's values unless one holds a real value), and the names to remove. */
+  forChild(base: Record<string, string | undefined>, realValues?: string[]): { env: Record<string, string>; unset: string[] };
   /** Deletes the files; safe to call more than once. */
   cleanup(): void;
 }
@@ -73,13 +85,16 @@ export function buildTrustEnv(options: TrustEnvOptions): TrustEnv {
   for (const name of BUNDLE_VARIABLES) env[name] = bundleFile;
   for (const name of EXTRA_CA_VARIABLES) env[name] = caFile;
   env.NODE_USE_ENV_PROXY = "1";
+  Object.assign(env, writeClientShims({ dir, bundleFile, proxyUrl: options.proxyUrl, inherited: options.inherited ?? {} }, writePrivate));
 
   let cleaned = false;
+  const unset = [...UNSET_VARIABLES];
   return {
     env,
-    unset: [...UNSET_VARIABLES],
+    unset,
     caFile,
     bundleFile,
+    forChild: (base, realValues = []) => ({ env: mergeListVariables(env, base, realValues), unset }),
     cleanup() {
       if (cleaned) return;
       cleaned = true;

@@ -140,18 +140,13 @@ async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args, sandb
   try {
     const tokens = new Map(session.secrets.map((s) => [s.name, s.token]));
     const base = buildChildEnv(process.env, new Map(), { cleanEnv: Boolean(args.flags["clean-env"]) });
-    const env = buildBlindChildEnv({
-      base,
-      tokens,
-      raw,
-      realValues: blinded.map((b) => b.value.reveal()),
-      trust: session.trust,
-      alsoDrop: credentialVariables(config),
-    });
+    const realValues = blinded.map((b) => b.value.reveal());
+    const trust = session.trust.forChild(base, realValues); // NODE_OPTIONS, PYTHONPATH… keep the inherited part
+    const env = buildBlindChildEnv({ base, tokens, raw, realValues, trust, alsoDrop: credentialVariables(config) });
     if (args.flags["print-env"]) {
       const lines = [...tokens].map(([n, t]) => `${n}=${t}`);
       for (const name of raw.keys()) lines.push(`${name}=[kz:redacted — blind = false, passed raw]`);
-      for (const [name, value] of Object.entries(session.trust.env).sort()) lines.push(`${name}=${value}`);
+      for (const [name, value] of Object.entries(trust.env).sort()) lines.push(`${name}=${value}`);
       writeStdout(`${lines.join("\n")}\n`);
       return 0;
     }
