@@ -76,6 +76,10 @@ beforeAll(async () => {
   box.write(".aws/credentials", `[default]\naws_access_key_id = AKIAFAKESANDBOX00001\naws_secret_access_key = ${AWS_SECRET}\n`);
   box.write(".config/op/config", JSON.stringify({ sessions: { fake: OP_SESSION } }));
   box.write("kz-identity-token", KZ_IDENTITY);
+  box.write(".bashrc", "# the user's own\n", 0o644);
+  box.write(".local/bin/.keep", "", 0o644);
+  box.write("project/.git/config", "[core]\n\trepositoryformatversion = 0\n", 0o644);
+  box.write("project/.git/hooks/.keep", "", 0o644);
   box.write("project/secrets/file-key.txt", `${FILE_VALUE}\n`);
   box.write("project/hostile-agent.sh", readFileSync(join(import.meta.dir, "fixtures/hostile-agent.sh"), "utf8"), 0o755);
   box.write("project/hostile-agent.py", readFileSync(join(import.meta.dir, "fixtures/hostile-agent.py"), "utf8"), 0o644);
@@ -114,7 +118,7 @@ for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available
     rmSync(loot, { recursive: true, force: true }); // another mechanism's run left its own
     const before = upstream.requests.length;
     const r = await box.kz(["run", "--blind", "--", "sh", "./hostile-agent.sh"], {
-      env: { SOURCE_VAR: ENV_VALUE, AUDIT_LOG: auditLog, AGENT_PY: "./hostile-agent.py", BOUND_HOST: API },
+      env: { SOURCE_VAR: ENV_VALUE, AUDIT_LOG: auditLog, AGENT_PY: "./hostile-agent.py", BOUND_HOST: API, PATH: `${join(box.home, ".local/bin")}:${box.env.PATH}` },
     });
     expect(r.stderr).not.toContain("internal error");
     if (r.code !== 42) console.error(r.stderr);
@@ -143,6 +147,8 @@ for (const mechanism of MECHANISMS) describe.skipIf(skip || !mechanism.available
     expect(existsSync(join(box.project, ".keyzero.local.toml"))).toBe(false);
     expect(existsSync(join(box.project, "moved.toml"))).toBe(false);
     expect(existsSync(join(loot, "moved.out"))).toBe(false); // no folder above a protected path moved
+    expect(existsSync(join(loot, "persisted.out"))).toBe(false); // nothing left to run outside later
+    expect(readFileSync(join(box.home, ".bashrc"), "utf8")).toBe("# the user's own\n");
     expect(existsSync(join(box.home, ".config/keyzero/local.key"))).toBe(true);
     expect(readFileSync(auditLog, "utf8")).not.toContain("forged");
     expect(readFileSync(auditLog, "utf8")).toContain("blind.swap");

@@ -1,6 +1,8 @@
 // What the sandboxed command may not touch, as a pure function of the config and the environment: the
 // paths to hide (kz's store and key, every file a provider reads, the usual credential stores of every
-// backend kz supports), the paths to keep read-only (the config, its local override, the audit log) and
+// backend kz supports, the sockets that run code outside — escapes.ts), the paths to keep read-only (the
+// config, its local override, the audit log, the files that run code on the user's next shell or git
+// command — escapes.ts) and
 // the override's path when it does not exist yet (it must not be created). Every mechanism (bubblewrap,
 // sandbox-exec) turns this one policy into its own terms.
 
@@ -8,6 +10,7 @@ import { existsSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import type { KzConfig } from "../../config/types.ts";
+import { escapeSockets, persistencePaths } from "./escapes.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -33,6 +36,8 @@ export interface PolicyInput {
   auditPath?: string;
   /** The command's working directory. */
   cwd: string;
+  /** kz's own executable (kept read-only when the user can write it). */
+  kzExecutable?: string;
 }
 
 /** Setting keys (anywhere in a provider's table) that name a file holding a credential. */
@@ -111,11 +116,16 @@ function auditProtection(auditPath: string, config: KzConfig, cwd: string): stri
 
 export function sandboxPolicy(input: PolicyInput): SandboxPolicy {
   const { config, env } = input;
-  const hiddenWanted = [...kzPrivateDirs(env), ...backendCredentialStores(env), ...providerFiles(config)];
+  const uid = process.getuid?.() ?? 0;
+  const hiddenWanted = [...kzPrivateDirs(env), ...backendCredentialStores(env), ...providerFiles(config), ...escapeSockets(env, uid)];
   const hidden = outermost(hiddenWanted.map(real).filter((p): p is string => p !== undefined));
 
   const localOverride = join(config.dir, ".keyzero.local.toml");
-  const readOnlyWanted = [...config.files, config.path];
+  const readOnlyWanted = [
+    ...config.files,
+    config.path,
+    ...persistencePaths({ env, cwd: input.cwd, configDir: config.dir, uid, kzExecutable: input.kzExecutable ?? process.execPath }),
+  ];
   if (input.auditPath) readOnlyWanted.push(auditProtection(input.auditPath, config, input.cwd));
   const noCreate: string[] = [];
   if (existsSync(localOverride)) readOnlyWanted.push(localOverride);
