@@ -50,8 +50,10 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
     if (args.tail.length === 0 && !args.flags["print-env"]) throw new UsageError("no command given — usage: kz run [flags] -- COMMAND [ARGS…]");
     const config = configFromArgs(args);
     const specs = selectedSpecs(config, args);
+    // Blind mode loads its modules, the approval check and the sandbox's code at once (each dynamic
+    // import costs a few ms in the compiled binary; in sequence they added up).
+    if (args.flags.blind) return runBlind(config, specs, args, sandboxModule(config, args));
     const sandboxing = await sandboxModule(config, args);
-    if (args.flags.blind) return runBlind(config, specs, args, sandboxing);
     const { values } = await resolveOrFail(config, specs);
     const raw = new Map([...values].map(([name, value]) => [name, value.reveal()]));
     const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]), alsoPrivate: identityTokenVariables(config) });
@@ -118,14 +120,16 @@ function credentialVariables(config: KzConfig): string[] {
   return names;
 }
 
-async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args, sandboxing: Sandboxing | undefined): Promise<number> {
+async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args, sandboxLoad: Promise<Sandboxing | undefined>): Promise<number> {
   // Loaded only here: the CA, proxy and rewrite engine never touch the startup path of a plain run.
-  const [{ checkBlindable, startBlindRun }, { buildBlindChildEnv }] = await Promise.all([
+  const [{ checkBlindable, startBlindRun }, { buildBlindChildEnv }, { requireApproval }, sandboxing] = await Promise.all([
     import("../blind/session.ts"),
     import("../blind/child-env.ts"),
+    import("./approval.ts"),
+    sandboxLoad,
   ]);
   checkBlindable(specs);
-  if (!args.flags["print-env"]) (await import("./approval.ts")).requireApproval(config); // bindings the user approved, or exit 3
+  if (!args.flags["print-env"]) requireApproval(config); // bindings the user approved, or exit 3
   const { values } = await resolveOrFail(config, specs);
   const blinded: { spec: SecretSpec; value: SecretValue }[] = [];
   const raw = new Map<string, string>();
