@@ -9,7 +9,7 @@
 import { Conn } from "./conn.ts";
 import { decodedResponseHead, decompressor, echoSafeRequestHead, responseCoding } from "./echo-safe.ts";
 import { relayDecoded, relayUpgraded, upgradeMasker } from "./masked-relay.ts";
-import { type PayloadEncoder, joinViews, readWholeBody, relayBody, rewritingEncoder } from "./body-relay.ts";
+import { type PayloadEncoder, type RelayEnd, joinViews, readWholeBody, relayBody, rewritingEncoder } from "./body-relay.ts";
 import {
   type BodyDecoder,
   type BodyFraming,
@@ -485,14 +485,7 @@ export class HttpSession {
       this.#responseStarted = true;
       const headBytes = sameResponseHead(outHead, head) ? bytes : serializeResponseHead(outHead, encoding);
       const end = await relayBody(upstream, this.#client, bodyDecoder(framing, 502), headBytes, encoder);
-      if (end !== "done") {
-        // Cut mid-body by the server: pass the cut on as it was (what arrived, then FIN). Or the client
-        // left. Either way nothing sensible can follow on either leg.
-        upstream.destroy();
-        if (end === "truncated") this.#client.end();
-        else this.#client.destroy();
-        return { upgraded: false, upstreamReusable: false, clientReusable: false };
-      }
+      if (end !== "done") return this.#cutShort(upstream, end);
       // A body delimited by the server closing is passed on the same way: the client connection ends too.
       const delimitedByClose = framing.kind === "until-close";
       return {
@@ -501,6 +494,17 @@ export class HttpSession {
         clientReusable: !delimitedByClose,
       };
     }
+  }
+
+  /**
+   * Cut mid-body by the server: pass the cut on as it was (what arrived, then FIN). Or the client left.
+   * Either way nothing sensible can follow on either leg.
+   */
+  #cutShort(upstream: Conn, end: Exclude<RelayEnd, "done">): ResponseOutcome {
+    upstream.destroy();
+    if (end === "truncated") this.#client.end();
+    else this.#client.destroy();
+    return { upgraded: false, upstreamReusable: false, clientReusable: false };
   }
 
   /**
@@ -529,12 +533,7 @@ export class HttpSession {
       rewriter.body,
       chunked,
     );
-    if (end !== "done") {
-      upstream.destroy();
-      if (end === "truncated") this.#client.end();
-      else this.#client.destroy();
-      return { upgraded: false, upstreamReusable: false, clientReusable: false };
-    }
+    if (end !== "done") return this.#cutShort(upstream, end);
     const delimitedByClose = framing.kind === "until-close";
     return {
       upgraded: false,

@@ -20,6 +20,19 @@ export function sandboxMechanism(): Record<string, string> {
   return mechanism ? { KZ_SANDBOX_MECHANISM: mechanism } : {};
 }
 
+/** Runs a command to its end with stdin from a string (or none) and both outputs captured. */
+export async function runCaptured(argv: string[], opts: { cwd: string; env: Record<string, string>; stdin?: string }): Promise<KzResult> {
+  const proc = Bun.spawn(argv, {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
 export class Sandbox {
   readonly dir: string;
   readonly env: Record<string, string>;
@@ -44,16 +57,8 @@ export class Sandbox {
     return path;
   }
 
-  async kz(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<KzResult> {
-    const proc = Bun.spawn([KZ, ...args], {
-      cwd: opts.cwd ?? this.dir,
-      env: { ...this.env, ...opts.env },
-      stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    return { code, stdout, stderr };
+  kz(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<KzResult> {
+    return runCaptured([KZ, ...args], { cwd: opts.cwd ?? this.dir, env: { ...this.env, ...opts.env }, stdin: opts.stdin });
   }
 
   /** Stores a value in this sandbox's local store through `kz put`. */

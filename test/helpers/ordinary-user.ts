@@ -6,7 +6,7 @@
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KZ, sandboxMechanism, type KzResult } from "./kz.ts";
+import { KZ, runCaptured, sandboxMechanism, type KzResult } from "./kz.ts";
 
 const ACCOUNT = "kz-agent-test";
 
@@ -79,16 +79,8 @@ export class UserBox {
     Bun.spawnSync(["chown", "-R", `${this.account.uid}:${this.account.gid}`, this.home]);
   }
 
-  async run(argv: string[], opts: { env?: Record<string, string>; stdin?: string; cwd?: string } = {}): Promise<KzResult> {
-    const proc = Bun.spawn([...this.account.prefix, ...argv], {
-      cwd: opts.cwd ?? this.project,
-      env: { ...this.env, ...opts.env },
-      stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    return { code, stdout, stderr };
+  run(argv: string[], opts: { env?: Record<string, string>; stdin?: string; cwd?: string } = {}): Promise<KzResult> {
+    return runCaptured([...this.account.prefix, ...argv], { cwd: opts.cwd ?? this.project, env: { ...this.env, ...opts.env }, stdin: opts.stdin });
   }
 
   kz(args: string[], opts: { env?: Record<string, string>; stdin?: string; cwd?: string } = {}): Promise<KzResult> {
