@@ -9,6 +9,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 /usr/bin/python3 -c "import requests" >/dev/null 2>&1 || missing+=(python3-requests)
 /usr/bin/python3 -c "import httpx" >/dev/null 2>&1 || missing+=(python3-httpx)
+# The client matrix (aiohttp, wget, Ruby, PHP, Node versions, Deno, JS SDKs): its own script, never fatal.
+bash "$(dirname "$0")/test-clients.sh"
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "installing test tools: ${missing[*]}" >&2

@@ -9,7 +9,7 @@
 // The shims are embedded in the binary as text; nothing is fetched, and nothing is spawned to detect
 // which languages the child uses (every shim is a few hundred bytes to write, and idles when unused).
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import nodePreload from "./shims/node-proxy.cjs" with { type: "text" };
@@ -31,13 +31,13 @@ const LIST_VARIABLES = ["NODE_OPTIONS", "PYTHONPATH", "PHP_INI_SCAN_DIR"] as con
 /** Writes the shims; returns their variables (list variables hold kz's part alone). */
 export function writeClientShims(input: ShimInput, write: (path: string, content: string) => string): Record<string, string> {
   const { dir, bundleFile, proxyUrl } = input;
+  // All in the run's one folder (no sub-folders: each file costs start-up time). On PYTHONPATH it offers
+  // Python nothing else to import (no other .py file), and PHP reads only its *.ini files.
   const nodeFile = write(join(dir, "node-proxy.cjs"), nodePreload);
-  const pythonDir = privateDir(join(dir, "python"));
-  write(join(pythonDir, "sitecustomize.py"), sitecustomize);
-  const phpDir = privateDir(join(dir, "php"));
-  write(join(phpDir, "kz-blind.ini"), phpIni(bundleFile));
+  write(join(dir, "sitecustomize.py"), sitecustomize);
+  write(join(dir, "kz-blind.ini"), phpIni(bundleFile));
   const wgetrc = write(join(dir, "wgetrc"), wgetrcText(readUserWgetrc(input.inherited), proxyUrl, bundleFile));
-  return { NODE_OPTIONS: nodeRequire(nodeFile), PYTHONPATH: pythonDir, PHP_INI_SCAN_DIR: phpDir, WGETRC: wgetrc };
+  return { NODE_OPTIONS: nodeRequire(nodeFile), PYTHONPATH: dir, PHP_INI_SCAN_DIR: dir, WGETRC: wgetrc };
 }
 
 /** kz's list variables merged with the child's inherited ones: kz's preload and sitecustomize come first
@@ -86,6 +86,7 @@ openssl.cafile = "${bundleFile}"
 /** The wgetrc wget would read: $WGETRC, else ~/.wgetrc; empty when there is none. */
 function readUserWgetrc(env: Record<string, string | undefined>): string {
   const path = env.WGETRC || join(env.HOME || homedir(), ".wgetrc");
+  if (!existsSync(path)) return ""; // the usual case, without the cost of a thrown error
   try {
     return readFileSync(path, "utf8");
   } catch {
@@ -93,7 +94,3 @@ function readUserWgetrc(env: Record<string, string | undefined>): string {
   }
 }
 
-function privateDir(path: string): string {
-  mkdirSync(path, { mode: 0o700 });
-  return path;
-}

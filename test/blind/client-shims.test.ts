@@ -4,7 +4,7 @@
 // test/e2e/blind-clients.test.ts.)
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mergeListVariables, nodeRequire, wgetrcText } from "../../src/blind/client-shims.ts";
@@ -31,11 +31,12 @@ function build(inherited: Record<string, string> = {}, tmpRoot?: string): TrustE
 }
 
 describe("client shims", () => {
-  test("every shim file is 0600 and every folder 0700, and cleanup removes them", () => {
+  test("every shim file is 0600 in the run's 0700 folder, the only Python module there is sitecustomize, and cleanup removes them", () => {
     const trust = build();
     const dir = join(trust.caFile, "..");
-    for (const file of ["node-proxy.cjs", "python/sitecustomize.py", "php/kz-blind.ini", "wgetrc"]) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
-    for (const folder of ["python", "php"]) expect(statSync(join(dir, folder)).mode & 0o777).toBe(0o700);
+    for (const file of ["node-proxy.cjs", "sitecustomize.py", "kz-blind.ini", "wgetrc"]) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(readdirSync(dir).filter((f) => /\.(py|pyc|pth|so)$/.test(f) || statSync(join(dir, f)).isDirectory())).toEqual(["sitecustomize.py"]);
     trust.cleanup();
     expect(() => statSync(dir)).toThrow();
   });

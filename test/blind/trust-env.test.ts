@@ -77,7 +77,7 @@ describe("buildTrustEnv", () => {
     const trust = build();
     const { NODE_OPTIONS, PYTHONPATH, PHP_INI_SCAN_DIR, WGETRC, ...rest } = trust.env; // the client shims: client-shims.test.ts
     const dir = join(trust.caFile, "..");
-    expect([NODE_OPTIONS, PYTHONPATH, PHP_INI_SCAN_DIR, WGETRC]).toEqual([`--require "${dir}/node-proxy.cjs"`, `${dir}/python`, `${dir}/php`, `${dir}/wgetrc`]);
+    expect([NODE_OPTIONS, PYTHONPATH, PHP_INI_SCAN_DIR, WGETRC]).toEqual([`--require "${dir}/node-proxy.cjs"`, dir, dir, `${dir}/wgetrc`]);
     const values = new Set(Object.values(rest));
     expect([...values].sort()).toEqual([PROXY_URL, trust.bundleFile, trust.caFile, "1"].sort());
   });

@@ -71,8 +71,8 @@ afterAll(() => {
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
-function blind(cmd: string[], env?: Record<string, string>): Promise<KzResult> {
-  return box.kz(["run", "--blind", "--", ...cmd], { env });
+function blind(cmd: string[], env?: Record<string, string>, flags: string[] = []): Promise<KzResult> {
+  return box.kz(["run", "--blind", ...flags, "--", ...cmd], { env });
 }
 
 /** The upstream received the real value from `client` (its requests' paths start with /<client>/). */
@@ -208,6 +208,30 @@ echo curl_getinfo($c, CURLINFO_HTTP_CODE);`;
     expectQuiet(r);
     expectRealValueReached("deno");
   });
+
+  test.skipIf(!which("java") || !which("keytool"))("Java HttpURLConnection with README's recipe (Java does not work unchanged)", async () => {
+    const java = join(import.meta.dir, "fixtures", "blind-clients", "KzProxyAuth.java");
+    const recipe = `set -e
+store="$(mktemp -d)/cacerts"
+cp /etc/ssl/certs/java/cacerts "$store"
+keytool -importcert -noprompt -alias kz-run -file "$NODE_EXTRA_CA_CERTS" -keystore "$store" -storepass changeit >/dev/null
+java -Djavax.net.ssl.trustStore="$store" -Djavax.net.ssl.trustStorePassword=changeit -Djdk.http.auth.tunneling.disabledSchemes= "${java}" https://${API}/java/echo`;
+    const r = await blind(["sh", "-c", recipe]);
+    expect(r.stdout.trim()).toBe("200");
+    expectQuiet(r);
+    expectRealValueReached("java");
+  }, 60_000);
+});
+
+describe("--network proxy (the proxy is the sandbox's only way out)", () => {
+  test.skipIf(!havePython("aiohttp"))("Node 20 fetch and https.request, and a bare aiohttp session, still reach the API", async () => {
+    const node = await blind(["/usr/bin/node", NODE_SCRIPT, "fetch", "https"], undefined, ["--network", "proxy"]);
+    expect(node.stdout).toContain("RESULT fetch 200\nRESULT https 200\n");
+    expect(node.stderr).toBe("");
+    const py = await blind([python, "-c", aiohttpScript("/aiohttp-netproxy/echo")], undefined, ["--network", "proxy"]);
+    expect(py.stdout.trim()).toBe("200");
+    expectRealValueReached("aiohttp-netproxy");
+  });
 });
 
 describe("--print-env", () => {
@@ -216,9 +240,11 @@ describe("--print-env", () => {
     expect(r.code).toBe(0);
     const env = Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
     expect(env.NODE_OPTIONS).toMatch(/^--require "[^"]*kz-blind-[^"]*\/node-proxy\.cjs" --max-old-space-size=300$/);
-    expect(env.PYTHONPATH).toMatch(/^\/[^:]*kz-blind-[^:]*\/python:\/opt\/mine$/);
-    expect(env.WGETRC).toMatch(/kz-blind-.*\/wgetrc$/);
-    expect(env.PHP_INI_SCAN_DIR).toMatch(/^:.*kz-blind-.*\/php$/);
+    const dir = /^--require "(.*)\/node-proxy\.cjs"/.exec(env.NODE_OPTIONS!)![1]!;
+    expect(dir).toMatch(/\/kz-blind-[^/]+$/);
+    expect(env.PYTHONPATH).toBe(`${dir}:/opt/mine`);
+    expect(env.WGETRC).toBe(`${dir}/wgetrc`);
+    expect(env.PHP_INI_SCAN_DIR).toBe(`:${dir}`);
     expect(r.stdout).not.toContain(API_KEY);
   });
 });
