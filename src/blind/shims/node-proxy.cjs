@@ -9,6 +9,7 @@
 //    same class whose connector is that tunnel. Lazy, so a process that never fetches pays nothing.
 //  - A Node that honours NODE_USE_ENV_PROXY (22.21+, 24.5+) is left alone; only its
 //    "[UNDICI-EHPA] EnvHttpProxyAgent is experimental" warning is dropped, other warnings still show.
+//    There the preload costs well under a millisecond; on older Node, loading https costs ~5-10 ms.
 // Plain http:// stays direct (the proxy swaps tokens only over TLS, or to loopback). Runs only in Node
 // (Bun and Deno read NODE_OPTIONS-free); CommonJS and ES2020 so that Node 18 loads it. No dependency.
 "use strict";
@@ -43,9 +44,14 @@
     ? "Basic " + Buffer.from(decodeURIComponent(proxy.username) + ":" + decodeURIComponent(proxy.password)).toString("base64")
     : "";
 
+  // A Node that routes http(s) and fetch through the proxy itself: decided from the version, so that it
+  // pays nothing more (loading https costs a few ms); the globalAgent check catches backports.
+  const [major, minor] = proc.versions.node.split(".").map(Number);
+  const native = (major === 22 && minor >= 21) || (major === 24 && minor >= 5) || major >= 25;
+  if (native && proc.env.NODE_USE_ENV_PROXY === "1") return;
   const https = require("https");
   const agentOptions = https.globalAgent && https.globalAgent.options;
-  if (agentOptions && agentOptions.proxyEnv) return; // this Node routes http(s) and fetch through the proxy itself
+  if (agentOptions && agentOptions.proxyEnv) return;
   const net = require("net");
   const tls = require("tls");
 
