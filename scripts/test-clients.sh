@@ -5,7 +5,7 @@
 #    extension (about 20 MB together).
 #  - From the npm registry, into a cache outside the repo (KZ_TEST_CLIENTS, ~/.cache/kz-test-clients):
 #    real Node binaries 18, 22.20.0, 22 latest and 24 (the `node` package installs one), Deno, and the
-#    JS clients: got, node-fetch and the OpenAI, Vercel AI and LangChain SDKs. Each part is installed
+#    JS clients: got, node-fetch, axios and the OpenAI, Vercel AI and LangChain SDKs. Each part is installed
 #    once (a stamp file records what it holds) and reinstalled only when this list changes.
 # Left out on purpose: Java (ignores the proxy credential, so it cannot work unchanged; README says
 # what to do) and Rust reqwest (crates.io is out of reach; Debian's sources compile for minutes).
@@ -52,6 +52,6 @@ install node-22.20.0 node@22.20.0 & pids+=($!)
 install node-22 node@22 & pids+=($!)
 install node-24 node@24 & pids+=($!)
 install deno deno@2 & pids+=($!)
-install js openai@6 ai@6 @ai-sdk/openai@3 @langchain/openai@1 @langchain/core@1 got@14 node-fetch@3 & pids+=($!)
+install js openai@6 ai@6 @ai-sdk/openai@3 @langchain/openai@1 @langchain/core@1 got@14 node-fetch@3 axios@1 & pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done
 exit 0

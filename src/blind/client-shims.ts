@@ -23,6 +23,8 @@ export interface ShimInput {
   proxyUrl: string;
   /** kz's own environment: where the user's wgetrc is. */
   inherited: Record<string, string | undefined>;
+  /** Real values: a line of the user's wgetrc holding one stays out of the child's copy. */
+  realValues: string[];
 }
 
 /** Variables whose inherited value is kept around kz's part (forChild). */
@@ -36,7 +38,7 @@ export function writeClientShims(input: ShimInput, write: (path: string, content
   const nodeFile = write(join(dir, "node-proxy.cjs"), nodePreload);
   write(join(dir, "sitecustomize.py"), sitecustomize);
   write(join(dir, "kz-blind.ini"), phpIni(bundleFile));
-  const wgetrc = write(join(dir, "wgetrc"), wgetrcText(readUserWgetrc(input.inherited), proxyUrl, bundleFile));
+  const wgetrc = write(join(dir, "wgetrc"), wgetrcText(readUserWgetrc(input.inherited, input.realValues), proxyUrl, bundleFile));
   return { NODE_OPTIONS: nodeRequire(nodeFile), PYTHONPATH: dir, PHP_INI_SCAN_DIR: dir, WGETRC: wgetrc };
 }
 
@@ -83,14 +85,21 @@ openssl.cafile = "${bundleFile}"
 `;
 }
 
-/** The wgetrc wget would read: $WGETRC, else ~/.wgetrc; empty when there is none. */
-function readUserWgetrc(env: Record<string, string | undefined>): string {
+/** The wgetrc wget would read ($WGETRC, else ~/.wgetrc; empty when there is none), less any line that
+ *  holds a real value (e.g. an http_password kz also manages): the child's copy must not carry one. */
+function readUserWgetrc(env: Record<string, string | undefined>, realValues: string[]): string {
   const path = env.WGETRC || join(env.HOME || homedir(), ".wgetrc");
   if (!existsSync(path)) return ""; // the usual case, without the cost of a thrown error
+  let text: string;
   try {
-    return readFileSync(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch {
     return "";
   }
+  if (!realValues.some((real) => text.includes(real))) return text;
+  return text
+    .split("\n")
+    .filter((line) => !realValues.some((real) => line.includes(real)))
+    .join("\n");
 }
 

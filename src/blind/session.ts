@@ -115,7 +115,7 @@ export function startBlindRun(opts: BlindRunOptions): BlindRun {
   });
   let trust: TrustEnv;
   try {
-    trust = buildTrustEnv({ caPem: ca.certPem, proxyUrl: proxy.url, inherited: env });
+    trust = buildTrustEnv({ caPem: ca.certPem, proxyUrl: proxy.url, inherited: env, realValues: opts.secrets.map((s) => s.value.reveal()) });
   } catch (error) {
     proxy.stop();
     throw error;

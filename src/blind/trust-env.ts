@@ -29,6 +29,8 @@ export interface TrustEnvOptions {
   extraRootsPem?: string;
   /** kz's own environment: where the user's wgetrc is (WGETRC, HOME). */
   inherited?: Record<string, string | undefined>;
+  /** The blinded secrets' values: a line of the user's wgetrc holding one is not copied for the child. */
+  realValues?: string[];
 }
 
 export interface TrustEnv {
@@ -85,7 +87,7 @@ export function buildTrustEnv(options: TrustEnvOptions): TrustEnv {
   for (const name of BUNDLE_VARIABLES) env[name] = bundleFile;
   for (const name of EXTRA_CA_VARIABLES) env[name] = caFile;
   env.NODE_USE_ENV_PROXY = "1";
-  Object.assign(env, writeClientShims({ dir, bundleFile, proxyUrl: options.proxyUrl, inherited: options.inherited ?? {} }, writePrivate));
+  Object.assign(env, writeClientShims({ dir, bundleFile, proxyUrl: options.proxyUrl, inherited: options.inherited ?? {}, realValues: options.realValues ?? [] }, writePrivate));
 
   let cleaned = false;
   const unset = [...UNSET_VARIABLES];

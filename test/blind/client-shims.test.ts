@@ -24,8 +24,8 @@ function tempDir(): string {
   return dir;
 }
 
-function build(inherited: Record<string, string> = {}, tmpRoot?: string): TrustEnv {
-  const trust = buildTrustEnv({ caPem, proxyUrl: PROXY_URL, inherited, tmpRoot });
+function build(inherited: Record<string, string> = {}, tmpRoot?: string, realValues?: string[]): TrustEnv {
+  const trust = buildTrustEnv({ caPem, proxyUrl: PROXY_URL, inherited, tmpRoot, realValues });
   cleanups.push(() => trust.cleanup());
   return trust;
 }
@@ -91,5 +91,13 @@ describe("client shims", () => {
     writeFileSync(explicit, "timeout = 9\n");
     expect(readFileSync(build({ HOME: home, WGETRC: explicit }).env.WGETRC!, "utf8")).toStartWith("timeout = 9\n# added by kz");
     expect(wgetrcText("", PROXY_URL, "/b.pem")).toStartWith("# added by kz");
+  });
+
+  test("a line of the user's wgetrc holding a real value is not copied where the child can read it", () => {
+    const home = tempDir();
+    writeFileSync(join(home, ".wgetrc"), "tries = 7\nhttp_password = real-wget-value-42\ntimeout = 9\n");
+    const text = readFileSync(build({ HOME: home }, undefined, ["real-wget-value-42"]).env.WGETRC!, "utf8");
+    expect(text).not.toContain("real-wget-value-42");
+    expect(text).toStartWith("tries = 7\ntimeout = 9\n");
   });
 });

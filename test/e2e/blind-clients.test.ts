@@ -89,9 +89,9 @@ function expectQuiet(result: KzResult) {
 
 // ---- Node: every version × every client ------------------------------------------------------------
 
-const NODE_CLIENTS = ["fetch", "https", "got", "node-fetch", "openai", "ai", "langchain"];
+const NODE_CLIENTS = ["fetch", "https", "got", "node-fetch", "axios", "openai", "ai", "langchain"];
 /** What each client prints on success: an HTTP status, or the SDK's parsed reply. */
-const EXPECTED: Record<string, string> = { fetch: "200", https: "200", got: "200", "node-fetch": "200", openai: "pong", ai: "pong", langchain: "pong" };
+const EXPECTED: Record<string, string> = { fetch: "200", https: "200", got: "200", "node-fetch": "200", axios: "200", openai: "pong", ai: "pong", langchain: "pong" };
 /** got 14 and node-fetch 3 and today's SDKs need Node 20+; Node 18 is checked with the built-ins. */
 const NODE18_CLIENTS = ["fetch", "https"];
 
