@@ -247,4 +247,11 @@ describe("--print-env", () => {
     expect(env.PHP_INI_SCAN_DIR).toBe(`:${dir}`);
     expect(r.stdout).not.toContain(API_KEY);
   });
+
+  test("an inherited NODE_OPTIONS or PYTHONPATH holding a real value is not carried into the child", async () => {
+    const r = await box.kz(["run", "--blind", "--no-masking", "--", "/usr/bin/env"], { env: { NODE_OPTIONS: `--title=${API_KEY}`, PYTHONPATH: `/x/${API_KEY}` } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain(API_KEY);
+    expect(r.stdout).toMatch(/^NODE_OPTIONS=--require "[^"]+"$/m);
+  });
 });

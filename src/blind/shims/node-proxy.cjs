@@ -142,14 +142,14 @@
     globalThis[DISPATCHER] = new Agent({
       connect(opts, callback) {
         const port = Number(opts.port) || (opts.protocol === "https:" ? 443 : 80);
+        const host = opts.hostname.replace(/^\[|\]$/g, "");
         if (opts.protocol !== "https:") {
-          const socket = net.connect(port, opts.hostname);
+          const socket = net.connect(port, host);
           let done = false;
           socket.once("connect", () => !done && ((done = true), callback(null, socket)));
           socket.once("error", (e) => !done && ((done = true), callback(e)));
           return;
         }
-        const host = opts.hostname.replace(/^\[|\]$/g, "");
         tunnelTls(host, port, { servername: opts.servername || undefined, ALPNProtocols: ["http/1.1"] }, (error, socket) => {
           if (error) return callback(error);
           let done = false;
