@@ -74,6 +74,18 @@ describe("client shims", () => {
     expect(Number(limit)).toBeLessThan(400 * 1024 * 1024); // the user's own option still applies
   });
 
+  test("the preload drops only the EnvHttpProxyAgent warning: other warnings still show", () => {
+    const trust = build();
+    const script = `process.emitWarning("EnvHttpProxyAgent is experimental, expect them to change at any time.", { code: "UNDICI-EHPA", type: "Warning" });
+process.emitWarning("kz-test: some other warning", { code: "KZ-TEST" });
+process.emitWarning("kz-test: a plain deprecation", "DeprecationWarning");`;
+    const r = Bun.spawnSync(["/usr/bin/node", "-e", script], { env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: trust.forChild({}).env.NODE_OPTIONS!, HTTPS_PROXY: PROXY_URL } });
+    const stderr = r.stderr.toString();
+    expect(stderr).not.toContain("EnvHttpProxyAgent");
+    expect(stderr).toContain("[KZ-TEST] Warning: kz-test: some other warning");
+    expect(stderr).toContain("DeprecationWarning: kz-test: a plain deprecation");
+  });
+
   test("nodeRequire escapes only what Node's NODE_OPTIONS parser needs", () => {
     expect(nodeRequire("/tmp/a b/x.cjs")).toBe('--require "/tmp/a b/x.cjs"');
     expect(nodeRequire('/tmp/a"b\\c.cjs')).toBe('--require "/tmp/a\\"b\\\\c.cjs"');
