@@ -11,7 +11,7 @@
 # what to do) and Rust reqwest (crates.io is out of reach; Debian's sources compile for minutes).
 # Nothing here fails the test run: a part that cannot be installed is skipped by name in the tests.
 set -uo pipefail
-cache="${KZ_TEST_CLIENTS:-$HOME/.cache/kz-test-clients}"
+cache="${KZ_TEST_CLIENTS:-${HOME:-/tmp}/.cache/kz-test-clients}"
 mkdir -p "$cache"
 
 # ---- Debian packages --------------------------------------------------------------------------------
