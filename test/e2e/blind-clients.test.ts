@@ -89,9 +89,9 @@ function expectQuiet(result: KzResult) {
 
 // ---- Node: every version × every client ------------------------------------------------------------
 
-const NODE_CLIENTS = ["fetch", "https", "got", "node-fetch", "axios", "openai", "ai", "langchain"];
+const NODE_CLIENTS = ["fetch", "https", "own-agent", "got", "node-fetch", "axios", "openai", "ai", "langchain"];
 /** What each client prints on success: an HTTP status, or the SDK's parsed reply. */
-const EXPECTED: Record<string, string> = { fetch: "200", https: "200", got: "200", "node-fetch": "200", axios: "200", openai: "pong", ai: "pong", langchain: "pong" };
+const EXPECTED: Record<string, string> = { fetch: "200", https: "200", "own-agent": "200", got: "200", "node-fetch": "200", axios: "200", openai: "pong", ai: "pong", langchain: "pong" };
 /** got 14 and node-fetch 3 and today's SDKs need Node 20+; Node 18 is checked with the built-ins. */
 const NODE18_CLIENTS = ["fetch", "https"];
 
@@ -119,7 +119,7 @@ for (const node of NODES) {
         return { result, lines };
       }));
     for (const client of node.clients) {
-      const needsPackages = client !== "fetch" && client !== "https";
+      const needsPackages = !["fetch", "https", "own-agent"].includes(client);
       const missing = !haveNode ? `${node.bin} not installed` : needsPackages && !haveJs ? `${JS} not installed` : "";
       test.skipIf(Boolean(missing))(`${client}${missing ? ` — skipped: ${missing} (run scripts/test-clients.sh)` : ""}`, async () => {
         const { result, lines } = await results();

@@ -118,7 +118,10 @@
   }
 
   // 2. https.request and every https.Agent: the agent takes a socket from createConnection's callback.
+  // An agent that brings its own socket (a proxy agent that already tunnelled, e.g. hpagent) keeps it.
+  const ownConnection = https.Agent.prototype.createConnection;
   https.Agent.prototype.createConnection = function kzTunnelConnection(options, callback) {
+    if (options && options.socket) return ownConnection.apply(this, arguments);
     const host = options.host || options.hostname || "localhost";
     const port = Number(options.port) || 443;
     tunnelTls(host, port, options, (error, socket) => {
