@@ -17,8 +17,8 @@ import { isLoopbackName } from "./loopback.ts";
 export type RuleEffect = "allow" | "deny";
 export const ruleEffects: RuleEffect[] = ["allow", "deny"];
 
-export type RequestAction = "resolve" | "fetch" | "decide" | "mint";
-export const requestActions: RequestAction[] = ["resolve", "fetch", "decide", "mint"];
+export type RequestAction = "resolve" | "fetch" | "decide" | "mint" | "share" | "query";
+export const requestActions: RequestAction[] = ["resolve", "fetch", "decide", "mint", "share", "query"];
 
 /** Asymmetric JWS algorithms an issuer may pin. Shared-secret (HS*) and `none` are refused. */
 export const jwtAlgorithms = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];

@@ -12,7 +12,7 @@ import { nearest } from "../config/suggest.ts";
 export const ruleVariables = ["identity", "secret", "request", "now"];
 const knownFields: Record<string, string[]> = {
   secret: ["name", "provider", "ref"],
-  request: ["action", "host", "method", "path"],
+  request: ["action", "host", "method", "path", "write"],
 };
 /** Type denotations usable as values, e.g. `type(x) == string`. */
 const typeNames = new Set(["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"]);

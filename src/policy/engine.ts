@@ -46,6 +46,8 @@ export interface DecisionRequest {
   host?: string;
   method?: string;
   path?: string;
+  /** `query` only: whether the statement may write (CEL `request.write`). */
+  write?: boolean;
 }
 
 export interface RuleError {
@@ -124,7 +126,7 @@ export function loadPolicySet(path: string, cwd?: string): PolicySet {
 const actionOnly = new Map<RequestAction, CelMap>(requestActions.map((action) => [action, celRecord({ action })]));
 
 function requestValue(request: DecisionRequest): CelMap {
-  if (request.host === undefined && request.method === undefined && request.path === undefined) {
+  if (request.host === undefined && request.method === undefined && request.path === undefined && request.write === undefined) {
     const shared = actionOnly.get(request.action);
     if (shared) return shared;
   }
@@ -132,6 +134,7 @@ function requestValue(request: DecisionRequest): CelMap {
   if (request.host !== undefined) fields.host = request.host;
   if (request.method !== undefined) fields.method = request.method;
   if (request.path !== undefined) fields.path = request.path;
+  if (request.write !== undefined) fields.write = request.write;
   return celRecord(fields);
 }
 
