@@ -3,12 +3,24 @@
 //   bun scripts/build.ts --all           → dist/kz-<os>-<arch> for linux/darwin × x64/arm64
 //   bun scripts/build.ts --target bun-darwin-arm64
 //   bun scripts/build.ts --outfile /tmp/x/kz   → this machine's build elsewhere (tests take KZ_BIN=/tmp/x/kz)
+//   bun scripts/build.ts --target bun-linux-arm64 --executable-path RUNTIME --outfile OUT   (scripts/release.ts:
+//     the target's Bun runtime from its npm package, so nothing is downloaded at build time)
+// The version (package.json) and the git commit (KZ_BUILD_COMMIT, else `git rev-parse`) are baked in.
 // Splitting + bytecode keep startup to a few ms: each command and provider is its own chunk, loaded
 // only when used. Cross-targets need Bun to fetch that platform's runtime once (network required).
 
 import { mkdirSync, readFileSync } from "node:fs";
 
 const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version as string;
+const commit = process.env.KZ_BUILD_COMMIT || gitCommit();
+
+/** The short commit, "-dirty" when tracked files differ from it; "unknown" outside a git checkout. */
+function gitCommit(): string {
+  const git = (...a: string[]) => Bun.spawnSync(["git", ...a], { cwd: new URL("..", import.meta.url).pathname, stderr: "ignore" });
+  const head = git("rev-parse", "--short=7", "HEAD");
+  if (head.exitCode !== 0) return "unknown";
+  return head.stdout.toString().trim() + (git("diff", "--quiet", "HEAD", "--").exitCode === 0 ? "" : "-dirty");
+}
 
 const targets = ["bun-linux-x64", "bun-linux-arm64", "bun-darwin-x64", "bun-darwin-arm64"];
 const args = process.argv.slice(2);
@@ -16,12 +28,13 @@ const wanted = args.includes("--all") ? targets : args.includes("--target") ? [a
 
 mkdirSync("dist", { recursive: true });
 for (const target of wanted) {
-  const outfile = target ? `dist/kz-${target.replace(/^bun-/, "")}` : args.includes("--outfile") ? args[args.indexOf("--outfile") + 1]! : "dist/kz";
+  const outfile = args.includes("--outfile") ? args[args.indexOf("--outfile") + 1]! : target ? `dist/kz-${target.replace(/^bun-/, "")}` : "dist/kz";
   const cmd = [process.execPath, "build", "src/main.ts", "--compile", "--splitting", "--bytecode", "--format=esm", "--minify", "--sourcemap=none", `--outfile=${outfile}`,
-    `--define=KZ_BUILD_VERSION=${JSON.stringify(version)}`,
+    `--define=KZ_BUILD_VERSION=${JSON.stringify(version)}`, `--define=KZ_BUILD_COMMIT=${JSON.stringify(commit)}`,
     // A secrets tool must not pick up a .env or bunfig.toml from whatever directory it runs in.
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
   if (target) cmd.push(`--target=${target}`);
+  if (args.includes("--executable-path")) cmd.push(`--compile-executable-path=${args[args.indexOf("--executable-path") + 1]!}`);
   const started = performance.now();
   const proc = Bun.spawnSync(cmd, { stdout: "inherit", stderr: "inherit" });
   if (proc.exitCode !== 0) {

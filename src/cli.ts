@@ -2,15 +2,15 @@
 // imported on demand). A KzError becomes one stderr line and its exit code; anything unexpected prints
 // its first line (never a stack with request data) and exits 1.
 
-import { commandNames, KZ_VERSION, loadCommand, mainHelp } from "./commands/catalog.ts";
+import { commandNames, KZ_COMMIT, KZ_VERSION, loadCommand, mainHelp } from "./commands/catalog.ts";
 import { printError } from "./commands/output.ts";
 import { ExitCode, KzError } from "./errors.ts";
 import { writeStderr, writeStdout } from "./stdio.ts";
 
 async function dispatch(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === "--version" || first === "-V" || first === "version") {
-    writeStdout(`kz ${KZ_VERSION}\n`);
+  if (first === "--version" || first === "-V") {
+    writeStdout(`kz ${KZ_VERSION} (${KZ_COMMIT})\n`);
     return ExitCode.ok;
   }
   if (first === undefined || first === "--help" || first === "-h") {

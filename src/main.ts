@@ -5,10 +5,13 @@
 import { writeSync } from "node:fs";
 
 declare const KZ_BUILD_VERSION: string | undefined;
+declare const KZ_BUILD_COMMIT: string | undefined;
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-  writeSync(1, `kz ${typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev"}\n`);
+  // "kz 0.1.0 (abc1234)": the same line `kz version` prints (src/commands/version.ts).
+  const commit = typeof KZ_BUILD_COMMIT === "string" ? ` (${KZ_BUILD_COMMIT})` : "";
+  writeSync(1, `kz ${typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev"}${commit}\n`);
 } else {
   // Before anything is resolved: no same-user process may read kz's memory or environment.
   (require("./harden.ts") as typeof import("./harden.ts")).closeOwnProcess();

@@ -19,12 +19,16 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   server: { summary: "serve policy decisions, team-mode resolution and MCP (start, check)", load: () => import("./server.ts") },
   audit: { summary: "check an audit log's keyed chain (verify)", load: () => import("./audit.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./completion.ts") },
+  version: { summary: "print kz's version and build commit (--json)", load: () => import("./version.ts") },
   help: { summary: "show help for kz or one command", load: () => import("./help.ts") },
 };
 
 declare const KZ_BUILD_VERSION: string | undefined;
 /** Set by scripts/build.ts from package.json (a JSON import would cost startup time); "dev" from source. */
 export const KZ_VERSION = typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev";
+declare const KZ_BUILD_COMMIT: string | undefined;
+/** The git commit scripts/build.ts built from ("abc1234", "-dirty" appended when the tree differed); "unknown" from source. */
+export const KZ_COMMIT = typeof KZ_BUILD_COMMIT === "string" ? KZ_BUILD_COMMIT : "unknown";
 export const commandNames = Object.keys(commands);
 
 export async function loadCommand(name: string): Promise<Command | undefined> {

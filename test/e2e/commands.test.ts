@@ -154,9 +154,18 @@ describe("help, version, completion", () => {
     expect((await box.kz(["--help"])).stdout).toContain("Commands:");
   });
 
-  test("--version prints the package version", async () => {
+  test("--version prints the package version and the build commit; kz version --json the same and the runtime", async () => {
     const pkg = JSON.parse(readFileSync(join(import.meta.dir, "../../package.json"), "utf8"));
-    expect((await box.kz(["--version"])).stdout).toBe(`kz ${pkg.version}\n`);
+    const line = (await box.kz(["--version"])).stdout;
+    expect(line).toMatch(new RegExp(`^kz ${pkg.version.replaceAll(".", "\\.")} \\(([0-9a-f]{7,}(-dirty)?|unknown)\\)\n$`));
+    expect((await box.kz(["-V", "--json"])).stdout).toBe(line); // the slow path (cli.ts) prints the same line
+    const json = JSON.parse((await box.kz(["version", "--json"])).stdout);
+    expect(Object.keys(json)).toEqual(["version", "commit", "bun", "platform"]);
+    expect(`kz ${json.version} (${json.commit})\n`).toBe(line);
+    expect(json.platform).toBe(`${process.platform}-${process.arch}`);
+    const bad = await box.kz(["version", "extra"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("takes no arguments");
   });
 
   test("completion scripts are valid for bash and list commands and flags", async () => {
