@@ -4,6 +4,7 @@
 
 import type { ProviderSettings } from "../config/types.ts";
 import type { SecretValue } from "../secret.ts";
+import type { LeaseSink } from "./lease.ts";
 
 export interface ProviderContext {
   /** This provider's validated settings from the config (may be empty). */
@@ -22,6 +23,11 @@ export interface SecretRequest {
   versionStage?: string;
   /** Aborted when the provider's timeout passes. */
   signal: AbortSignal;
+  /**
+   * Where a provider that mints credentials (a Vault dynamic secret) reports their leases. One sink per
+   * resolution: requests sharing it share one dynamic read. Without one, a lease is not tracked.
+   */
+  leases?: LeaseSink;
 }
 
 export interface Provider {

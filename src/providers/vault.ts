@@ -1,75 +1,19 @@
-// vault provider: one field of a HashiCorp Vault KV v1 or v2 secret, read over Vault's HTTP API.
+// vault provider: one field of a HashiCorp Vault KV v1 or v2 secret, or of a dynamic secret (any read
+// answering with a lease_id: database/creds/<role>, aws/creds/<role>…), read over Vault's HTTP API.
 // Per provider instance it logs in once and reads each path once (two secrets naming two fields of one
-// path cost one request). Transient failures (429, 500, 502, 504, network) are retried with backoff;
+// path cost one request; for a dynamic secret, once per resolution, its lease reported to the request's
+// LeaseSink). Transient failures (429, 500, 502, 504, network) are retried with backoff;
 // Vault's answers — 403, 404, sealed, unreachable, untrusted TLS — become one-line reasons that name the
 // path or address and never carry a value or a token.
 
-import { readFile } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { SecretValue } from "../secret.ts";
 import { fieldOf } from "./field.ts";
-import { clientTokenOf, planAuth } from "./vault-auth.ts";
-import { ProviderError, type ProviderContext, type ProviderFactory } from "./types.ts";
-import { bodyOf, errorCodeOf, TLS_ERROR } from "./http-util.ts";
-import { serviceUrl } from "./service-url.ts";
+import type { Lease, LeaseSink } from "./lease.ts";
+import { ProviderError, type ProviderFactory } from "./types.ts";
+import { isRecord, once, saying, unexpectedAnswer, vaultClient, vaultErrorsOf, type VaultAnswer } from "./vault-client.ts";
+import { leaseOf } from "./vault-lease.ts";
 
-const DEFAULT_RETRIES = 3;
-const RETRYABLE_STATUSES = new Set([429, 500, 502, 504]);
-const BACKOFF_START_MS = 100;
-const BACKOFF_CAP_MS = 2_000;
-
-// ---------------------------------------------------------------- settings
-
-export interface VaultConnection {
-  /** Base address without a trailing slash, e.g. "https://vault.internal:8200". */
-  address: string;
-  namespace?: string;
-  caCertPath?: string;
-  retries: number;
-  auth: Record<string, unknown>;
-}
-
-function nonEmpty(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-/** `[providers.vault]` settings with their VAULT_* fallbacks, checked; reads nothing. */
-export function connectionFrom({ settings, env, configDir }: ProviderContext): VaultConnection {
-  const address = nonEmpty(settings.address) ?? nonEmpty(env.VAULT_ADDR);
-  if (!address) throw new ProviderError("no Vault address: set [providers.vault] address or VAULT_ADDR");
-  // Never echoed: checked and cut to origin + path, the only form any message shows.
-  const shown = serviceUrl(address, settings.address ? "[providers.vault] address" : "VAULT_ADDR", "https://vault.example:8200");
-  const retries = settings.retries ?? DEFAULT_RETRIES;
-  if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) {
-    throw new ProviderError("[providers.vault] retries must be a whole number, 0 or more");
-  }
-  // ca_cert in the config is relative to the config file; VAULT_CACERT, like the vault CLI, to the cwd.
-  const caSetting = nonEmpty(settings.ca_cert);
-  const caEnv = nonEmpty(env.VAULT_CACERT);
-  const caCertPath = caSetting ? (isAbsolute(caSetting) ? caSetting : join(configDir, caSetting)) : caEnv && resolve(caEnv);
-  return {
-    address: shown,
-    namespace: nonEmpty(settings.namespace) ?? nonEmpty(env.VAULT_NAMESPACE),
-    caCertPath,
-    retries,
-    auth: (settings.auth as Record<string, unknown> | undefined) ?? {},
-  };
-}
-
-async function readCaCert(path: string): Promise<string> {
-  let pem: string;
-  try {
-    pem = await readFile(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ProviderError(`cannot read Vault CA certificate ${path} (${code === "ENOENT" ? "it does not exist" : code})`);
-  }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ProviderError(`Vault CA certificate ${path} is not a PEM certificate`);
-  }
-  return pem;
-}
+export { connectionFrom, vaultErrorsOf, type VaultConnection } from "./vault-client.ts";
 
 // ---------------------------------------------------------------- refs
 
@@ -103,39 +47,18 @@ const apiPathOf = (path: VaultPath) => path.segments.map(encodeURIComponent).joi
 
 // ---------------------------------------------------------------- Vault's answers
 
-interface VaultAnswer {
-  status: number;
-  body: unknown;
-  attempts: number;
-}
+/** A read's result; `lease` when Vault minted the secret for this read (a dynamic secret). */
+type ReadOutcome = { found: Record<string, unknown>; lease?: Lease } | { missing: { deletedVersion?: number; errors: string } };
 
-type ReadOutcome = { found: Record<string, unknown> } | { missing: { deletedVersion?: number; errors: string } };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Vault's `errors` strings, one line, bounded — they name paths and reasons, never secret values. */
-export function vaultErrorsOf(body: unknown): string {
-  const errors = isRecord(body) && Array.isArray(body.errors) ? body.errors : [];
-  return errors
-    .filter((e): e is string => typeof e === "string")
-    .map((e) => e.replace(/\d+ errors? occurred:/, "").replace(/[\s*]+/g, " ").trim().slice(0, 200))
-    .filter((e) => e !== "")
-    .join("; ");
-}
-
-const saying = (errors: string) => (errors ? ` (Vault: ${errors})` : "");
-
-function isSealed(status: number, body: unknown): boolean {
-  return status === 503 && /sealed/i.test(vaultErrorsOf(body));
-}
-
-function readOutcomeOf(answer: VaultAnswer, path: VaultPath, address: string): ReadOutcome {
+function readOutcomeOf(answer: VaultAnswer, path: VaultPath, address: string, lease: Lease | undefined): ReadOutcome {
   const { status, body } = answer;
   const errors = vaultErrorsOf(body);
   const data = isRecord(body) ? body.data : undefined;
   if (status === 200) {
+    if (lease) {
+      if (isRecord(data)) return { found: data, lease };
+      throw new ProviderError(`Vault answered for ${shown(path)} with a lease but no credential data`);
+    }
     const doc = path.kv === 2 && isRecord(data) ? data.data : data;
     if (isRecord(doc)) return { found: doc };
     throw new ProviderError(`Vault answered for ${shown(path)} without secret data — is it a KV v${path.kv} secret?`);
@@ -152,11 +75,6 @@ function readOutcomeOf(answer: VaultAnswer, path: VaultPath, address: string): R
     );
   }
   throw unexpectedAnswer(answer, `reading ${shown(path)}`, address);
-}
-
-function unexpectedAnswer({ status, body, attempts }: VaultAnswer, doing: string, address: string): ProviderError {
-  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-  return new ProviderError(`Vault at ${address} answered ${status} ${doing}${tries}${saying(vaultErrorsOf(body))}`);
 }
 
 function notFound(path: VaultPath, { deletedVersion, errors }: { deletedVersion?: number; errors: string }): ProviderError {
@@ -192,122 +110,45 @@ async function selectValue(
   throw notFound(path, outcome.missing);
 }
 
-// ---------------------------------------------------------------- HTTP
-
-interface VaultRequest {
-  method: "GET" | "POST";
-  /** API path after /v1/. */
-  path: string;
-  token?: string;
-  body?: Record<string, string>;
-  signal: AbortSignal;
-}
-
-function backoff(attempt: number, signal: AbortSignal): Promise<void> {
-  return delay(Math.min(BACKOFF_START_MS * 2 ** attempt, BACKOFF_CAP_MS), undefined, { signal });
-}
-
-/** One Vault API call, retried on transient failures; throws for sealed, TLS, unreachable, aborted. */
-async function send(conn: VaultConnection, ca: string | undefined, request: VaultRequest): Promise<VaultAnswer> {
-  const headers: Record<string, string> = { "X-Vault-Request": "true" };
-  if (request.token) headers["X-Vault-Token"] = request.token;
-  if (conn.namespace) headers["X-Vault-Namespace"] = conn.namespace;
-  if (request.body) headers["Content-Type"] = "application/json";
-  const cancelled = () => new ProviderError(`request to Vault at ${conn.address} was cancelled`);
-
-  for (let attempt = 0; ; attempt++) {
-    const lastAttempt = attempt >= conn.retries;
-    let answer: VaultAnswer | undefined;
-    let failure: unknown;
-    try {
-      const response = await fetch(`${conn.address}/v1/${request.path}`, {
-        method: request.method,
-        headers,
-        body: request.body ? JSON.stringify(request.body) : undefined,
-        signal: request.signal,
-        tls: ca ? { ca } : undefined,
-      });
-      answer = { status: response.status, body: await bodyOf(response), attempts: attempt + 1 };
-    } catch (error) {
-      failure = error;
-    }
-
-    if (answer) {
-      if (isSealed(answer.status, answer.body)) {
-        throw new ProviderError(`Vault at ${conn.address} is sealed — unseal it (vault operator unseal) and try again`);
-      }
-      if (lastAttempt || !RETRYABLE_STATUSES.has(answer.status)) return answer;
-    } else {
-      if (request.signal.aborted) throw cancelled();
-      const code = errorCodeOf(failure);
-      if (TLS_ERROR.test(code)) {
-        throw new ProviderError(
-          `cannot verify Vault's TLS certificate at ${conn.address} (${code}) — set [providers.vault] ca_cert or VAULT_CACERT to its CA's PEM file`,
-        );
-      }
-      if (lastAttempt) {
-        throw new ProviderError(
-          `cannot reach Vault at ${conn.address} (${code}, ${attempt + 1} attempts) — check [providers.vault] address or VAULT_ADDR`,
-        );
-      }
-    }
-
-    try {
-      await backoff(attempt, request.signal);
-    } catch {
-      throw cancelled();
-    }
-  }
-}
-
 // ---------------------------------------------------------------- the provider
 
-/** Shares one pending result per key; a failure is forgotten so a later call may try again. */
-function once<T>(cache: Map<string, Promise<T>>, key: string, work: () => Promise<T>): Promise<T> {
-  let pending = cache.get(key);
-  if (!pending) {
-    pending = work();
-    cache.set(key, pending);
-    pending.catch(() => cache.delete(key));
-  }
-  return pending;
-}
-
 const createVaultProvider: ProviderFactory = async (ctx) => {
-  const conn = connectionFrom(ctx);
-  const ca = conn.caCertPath ? await readCaCert(conn.caCertPath) : undefined;
-  const logins = new Map<string, Promise<string>>();
-  const reads = new Map<string, Promise<ReadOutcome>>();
+  const client = await vaultClient(ctx);
+  // Static (KV) reads are shared by every later request to this provider instance. A dynamic read mints a
+  // credential and a lease for its reader, so it is shared only within one resolution (one LeaseSink):
+  // `username` and `password` of database/creds/<role> come from one lease, another run gets its own.
+  const staticReads = new Map<string, Promise<ReadOutcome>>();
+  const scopedReads = new WeakMap<object, Map<string, Promise<ReadOutcome>>>();
+  const unscoped = {};
 
-  // The first caller's signal bounds the shared login and read; all callers share the provider's timeout.
-  const clientToken = (signal: AbortSignal) =>
-    once(logins, "token", async () => {
-      const plan = await planAuth(conn.auth, ctx.env, ctx.configDir);
-      if (plan.kind === "token") return plan.token;
-      const answer = await send(conn, ca, { method: "POST", path: plan.path, body: plan.body, signal });
-      const token = answer.status === 200 ? clientTokenOf(answer.body) : undefined;
-      if (token) return token;
-      const errors = saying(vaultErrorsOf(answer.body));
-      if (answer.status === 400 || answer.status === 403) {
-        throw new ProviderError(`Vault refused the ${plan.method} login at ${plan.path}${errors} — ${plan.hint}`);
-      }
-      if (answer.status === 404) {
-        throw new ProviderError(`no ${plan.method} auth method at ${plan.path}${errors} — check [providers.vault] auth.mount`);
-      }
-      if (answer.status === 200) throw new ProviderError(`Vault's ${plan.method} login at ${plan.path} returned no client token`);
-      throw unexpectedAnswer(answer, `to the ${plan.method} login at ${plan.path}`, conn.address);
+  const readOnce = (path: VaultPath, signal: AbortSignal, sink: LeaseSink | undefined, name: string): Promise<ReadOutcome> => {
+    const key = shown(path);
+    const known = staticReads.get(key);
+    if (known) return known;
+    const scope = sink ?? unscoped;
+    let reads = scopedReads.get(scope);
+    if (!reads) scopedReads.set(scope, (reads = new Map()));
+    return once(reads, key, async () => {
+      // The first caller's signal bounds the shared login and read; all callers share the provider's timeout.
+      const token = await client.token(signal);
+      const answer = await client.send({ method: "GET", path: apiPathOf(path), token, signal });
+      const lease = answer.status === 200 ? leaseOf(answer.body, key, client) : undefined;
+      // Reported as soon as it exists, even if this caller has given up waiting: it must still be revoked.
+      if (lease) sink?.add(lease, name);
+      const outcome = readOutcomeOf(answer, path, client.conn.address, lease);
+      if (!lease) staticReads.set(key, Promise.resolve(outcome));
+      return outcome;
     });
-
-  const read = (signal: AbortSignal) => (path: VaultPath) =>
-    once(reads, shown(path), async () => {
-      const token = await clientToken(signal);
-      const answer = await send(conn, ca, { method: "GET", path: apiPathOf(path), token, signal });
-      return readOutcomeOf(answer, path, conn.address);
-    });
+  };
 
   return {
-    async fetch({ ref, field, signal }) {
-      const value = await selectValue(read(signal), ref, field);
+    async fetch({ name, ref, field, signal, leases }) {
+      const read = async (path: VaultPath) => {
+        const outcome = await readOnce(path, signal, leases, name);
+        if ("found" in outcome && outcome.lease) leases?.add(outcome.lease, name);
+        return outcome;
+      };
+      const value = await selectValue(read, ref, field);
       if (value === "") throw new ProviderError(`Vault secret ${ref}${field ? ` field "${field}"` : ""} is empty`);
       return new SecretValue(value);
     },

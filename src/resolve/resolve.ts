@@ -6,6 +6,7 @@ import type { KzConfig, SecretSpec } from "../config/types.ts";
 import type { SecretValue } from "../secret.ts";
 import { loadProviderFactory } from "../providers/registry.ts";
 import { ProviderError, type Provider } from "../providers/types.ts";
+import { LeaseSet } from "./leases.ts";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -25,6 +26,8 @@ export interface Resolution {
   failures: SecretOutcome[];
   /** Optional secrets that failed and are left out. */
   skipped: SecretOutcome[];
+  /** Leases of dynamic secrets obtained (also for secrets that then failed): the caller renews and revokes them. */
+  leases: LeaseSet;
 }
 
 export interface ResolveOptions {
@@ -34,6 +37,8 @@ export interface ResolveOptions {
    * login (Vault AppRole, 1Password Connect) is done once, not per request. Default: one per call.
    */
   providers?: Map<string, Promise<Provider>>;
+  /** Where leases are collected (default: a new set, returned in the Resolution). */
+  leases?: LeaseSet;
 }
 
 function fetchKey(spec: SecretSpec): string {
@@ -64,6 +69,7 @@ export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts
   const env = opts.env ?? process.env;
   const providers = opts.providers ?? new Map<string, Promise<Provider>>();
   const fetches = new Map<string, Promise<SecretValue>>();
+  const leases = opts.leases ?? new LeaseSet();
 
   const providerFor = (name: string): Promise<Provider> => {
     let provider = providers.get(name);
@@ -85,7 +91,7 @@ export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts
       pending = withTimeout(
         async (signal) => {
           const provider = await providerFor(spec.provider);
-          return provider.fetch({ name: spec.name, ref: spec.ref, field: spec.field, versionStage: spec.versionStage, signal });
+          return provider.fetch({ name: spec.name, ref: spec.ref, field: spec.field, versionStage: spec.versionStage, signal, leases });
         },
         timeoutMs,
         spec.provider,
@@ -109,11 +115,17 @@ export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts
 
   const values = new Map<string, SecretValue>();
   for (const o of outcomes) if (o.value) values.set(o.spec.name, o.value);
+  // A spec that shared another's fetch (same ref and field) took its value from the same lease.
+  for (const o of outcomes) {
+    const twin = leases.size && !leases.leaseOf(o.spec.name) && outcomes.find((t) => fetchKey(t.spec) === fetchKey(o.spec) && leases.leaseOf(t.spec.name));
+    if (twin) leases.add(leases.leaseOf(twin.spec.name)!, o.spec.name);
+  }
   return {
     outcomes,
     values,
     failures: outcomes.filter((o) => o.error !== undefined && !o.spec.optional),
     skipped: outcomes.filter((o) => o.error !== undefined && o.spec.optional),
+    leases,
   };
 }
 

@@ -2,6 +2,10 @@
 // uses — KV v1 and v2 reads, AppRole / JWT / Kubernetes logins, X-Vault-Token and X-Vault-Namespace —
 // with Vault's own response and error shapes. Knobs: seal it, make the next N requests fail, limit a
 // token to some paths, delete a KV v2 secret's current version. Every request is recorded.
+// Dynamic secrets: GET <mount>/creds/<role> on a dynamic mount (database, aws) mints a credential with a
+// lease (lease_id, lease_duration, renewable); PUT sys/leases/renew and sys/leases/revoke act on it
+// (renewals capped by the max TTL). GET /_test/count?path=P answers how many requests had path P (so a
+// child process can wait for an event, e.g. a renewal, instead of sleeping).
 
 export interface VaultLogin {
   method: "approle" | "jwt" | "kubernetes";
@@ -24,10 +28,27 @@ export interface VaultServerOptions {
   tls?: { cert: string; key: string };
   /** Called as each request arrives, before it is answered. */
   onRequest?: (request: RecordedRequest) => void;
+  /** Mounts whose creds/<role> mint dynamic secrets (default database, aws). */
+  dynamicMounts?: string[];
+}
+
+/** A lease the test Vault minted. */
+export interface VaultLease {
+  id: string;
+  path: string;
+  username: string;
+  issuedAt: number;
+  /** Seconds from issue after which no renewal extends it. */
+  maxTtl: number;
+  expiresAt: number;
+  revoked: boolean;
+  renewals: number[];
 }
 
 export interface RecordedRequest {
   method: string;
+  /** The JSON body of a PUT/POST to sys/leases/*, as sent. */
+  body?: Record<string, unknown>;
   /** Decoded, e.g. "/v1/secret/data/prod/github". */
   path: string;
   /** Lower-cased header names. */
@@ -45,6 +66,12 @@ export interface VaultServer {
   failNext(count: number, status: 429 | 500 | 502 | 504): void;
   /** How many recorded requests had this exact path. */
   countRequests(path: string): number;
+  /** Leases minted so far, by id. */
+  leases: Map<string, VaultLease>;
+  /** lease_duration (and the max TTL) of leases minted from now on; renewable unless told otherwise. */
+  setLeaseDuration(seconds: number, opts?: { maxTtl?: number; renewable?: boolean }): void;
+  /** Revocations answer this status (e.g. 403, 500) instead of 204; undefined restores. */
+  failRevocations(status: number | undefined): void;
   stop(): void;
 }
 
@@ -85,6 +112,53 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
   const requests: RecordedRequest[] = [];
   let sealed = false;
   let failures: { count: number; status: number } = { count: 0, status: 500 };
+  const dynamicMounts = new Set(opts.dynamicMounts ?? ["database", "aws"]);
+  const leases = new Map<string, VaultLease>();
+  let leaseConfig = { duration: 3600, maxTtl: 86400, renewable: true };
+  let revokeFailure: number | undefined;
+
+  const mayUse = (token: string) => token === opts.rootToken || issuedTokens.has(token) || Boolean(opts.limitedTokens?.[token]);
+
+  function readDynamic(path: string, token: string): Response {
+    if (!mayUse(token)) return errors(403, "permission denied");
+    const [mount, , role] = path.split("/");
+    const id = `${path}/${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+    const now = Date.now();
+    const username = `v-${role}-${leases.size + 1}`;
+    leases.set(id, {
+      id,
+      path,
+      username,
+      issuedAt: now,
+      maxTtl: leaseConfig.maxTtl,
+      expiresAt: now + leaseConfig.duration * 1000,
+      revoked: false,
+      renewals: [],
+    });
+    const data =
+      mount === "aws"
+        ? { access_key: `AKIA${crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase()}`, secret_key: `dyn-secret-${crypto.randomUUID()}`, security_token: null }
+        : { username, password: `dyn-pass-${crypto.randomUUID()}` };
+    return Response.json(envelope({ lease_id: id, lease_duration: leaseConfig.duration, renewable: leaseConfig.renewable, data }));
+  }
+
+  function leaseCall(action: string, token: string, body: Record<string, unknown>): Response {
+    if (!mayUse(token)) return errors(403, "permission denied");
+    const lease = typeof body.lease_id === "string" ? leases.get(body.lease_id) : undefined;
+    if (action === "revoke") {
+      if (revokeFailure) return errors(revokeFailure, revokeFailure === 403 ? "permission denied" : "internal error");
+      if (lease) lease.revoked = true;
+      return new Response(null, { status: 204 }); // Vault revokes unknown ids silently
+    }
+    if (!lease || lease.revoked || Date.now() > lease.expiresAt) return errors(400, "lease not found or lease is not renewable");
+    if (!leaseConfig.renewable) return errors(400, "lease is not renewable");
+    const asked = typeof body.increment === "number" ? body.increment : leaseConfig.duration;
+    const left = Math.max(0, Math.floor((lease.issuedAt + lease.maxTtl * 1000 - Date.now()) / 1000));
+    const granted = Math.min(asked, left);
+    lease.expiresAt = Date.now() + granted * 1000;
+    lease.renewals.push(granted);
+    return Response.json(envelope({ lease_id: lease.id, renewable: true, lease_duration: granted }));
+  }
 
   const storeKey = (namespace: string, path: string) => `${namespace.replace(/^\/+|\/+$/g, "")}|${path}`;
 
@@ -168,6 +242,7 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
         return Response.json({ errors: [FAILURE_ERRORS[failures.status]] }, { status: failures.status, headers });
       }
       if (sealed) return errors(503, "Vault is sealed");
+      if (path === "/_test/count") return new Response(String(requests.filter((r) => r.path === url.searchParams.get("path")).length));
       if (!path.startsWith("/v1/")) return errors(404);
       const apiPath = path.slice("/v1/".length);
       const namespace = req.headers.get("x-vault-namespace") ?? "";
@@ -181,6 +256,21 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
           return errors(400, "failed to parse JSON input");
         }
         return login(loginRoute[1]!, (body ?? {}) as Record<string, unknown>);
+      }
+      const leaseRoute = /^sys\/leases\/(renew|revoke)$/.exec(apiPath);
+      if ((req.method === "PUT" || req.method === "POST") && leaseRoute) {
+        let body: Record<string, unknown>;
+        try {
+          body = ((await req.json()) ?? {}) as Record<string, unknown>;
+        } catch {
+          return errors(400, "failed to parse JSON input");
+        }
+        recorded.body = body;
+        return leaseCall(leaseRoute[1]!, req.headers.get("x-vault-token") ?? "", body);
+      }
+      const [mount, creds] = apiPath.split("/");
+      if (req.method === "GET" && creds === "creds" && dynamicMounts.has(mount!) && apiPath.split("/").length === 3) {
+        return readDynamic(apiPath, req.headers.get("x-vault-token") ?? "");
       }
       if (req.method === "GET") return readKv(apiPath, req.headers.get("x-vault-token") ?? "", namespace);
       return errors(405, "1 error occurred:\n\t* unsupported operation\n\n");
@@ -208,6 +298,13 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
     },
     countRequests(path) {
       return requests.filter((r) => r.path === path).length;
+    },
+    leases,
+    setLeaseDuration(seconds, o = {}) {
+      leaseConfig = { duration: seconds, maxTtl: o.maxTtl ?? 86400, renewable: o.renewable ?? true };
+    },
+    failRevocations(status) {
+      revokeFailure = status;
     },
     stop() {
       server.stop(true);
