@@ -98,9 +98,13 @@ export interface Bundle {
   audit: { path: string; keyFile: string };
   mcp: { allowedOrigins: string[] };
   tests: PolicyTestCase[];
+  /** `state:` — where the server keeps shares, captured secrets, revocations and leases (src/state/types.ts StateConfig). */
+  state: { kind: "sqlite"; path: string; keyFile: string } | { kind: "redis"; url: string; keyFile: string };
+  /** `tokens:` — the minting key (PKCS#8 P-256, absolute); absent: a fresh key per process. */
+  tokens: { signingKeyFile?: string };
 }
 
-const topKeys = ["issuers", "providers", "secrets", "fetch", "policies", "audit", "mcp", "tests"];
+const topKeys = ["issuers", "providers", "secrets", "fetch", "policies", "audit", "mcp", "tests", "state", "tokens"];
 const issuerKeys = ["name", "issuer", "audience", "algorithms", "jwks_file", "jwks_url", "public_key_file", "clock_tolerance", "preset"];
 const fetchKeys = ["upstream_ca", "resolve", "allow_private", "max_response_bytes", "timeout_ms"];
 const policyKeys = ["match", "rules"];
@@ -192,7 +196,40 @@ export function validateBundle(doc: unknown, source: { path: string; file: strin
     },
     mcp: { allowedOrigins: origins(v, mcp.allowed_origins, ["mcp", "allowed_origins"]) },
     tests: testCases(v, top.tests, ["tests"], secrets.map((s) => s.name)),
+    state: stateConfig(v, top.state, dir),
+    tokens: tokensConfig(v, top.tokens, dir),
   };
+}
+
+/** `state: { path: ./state.db }` (the default) or `state: { redis: "redis://…" }`, plus `key_file`. */
+function stateConfig(v: DocValidator, value: unknown, dir: string): Bundle["state"] {
+  const t = v.table(value, ["state"]);
+  v.onlyKeys(t, ["path", "redis", "key_file"], ["state"]);
+  const path = v.string(t.path, ["state", "path"]);
+  const redis = v.string(t.redis, ["state", "redis"]);
+  const keyFile = resolve(dir, v.string(t.key_file, ["state", "key_file"]) || "state.key");
+  if (path !== undefined && redis !== undefined) v.fail(["state"], "give either path (SQLite) or redis, not both");
+  if (path === "") v.fail(["state", "path"], "must name a file, e.g. path: ./state.db");
+  if (redis === undefined) return { kind: "sqlite", path: resolve(dir, path ?? "state.db"), keyFile };
+  // Never echoed: the URL may hold a password.
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(redis).protocol;
+  } catch {
+    // reported below
+  }
+  if (!protocol || !["redis:", "rediss:", "valkey:", "valkeys:"].includes(protocol)) {
+    v.fail(["state", "redis"], "must be a redis:// or rediss:// URL, e.g. redis: redis://127.0.0.1:6379");
+  }
+  return { kind: "redis", url: redis, keyFile };
+}
+
+/** `tokens: { signing_key_file: ./mint-key.pem }`: replicas that share it verify each other's minted tokens. */
+function tokensConfig(v: DocValidator, value: unknown, dir: string): Bundle["tokens"] {
+  const t = v.table(value, ["tokens"]);
+  v.onlyKeys(t, ["signing_key_file"], ["tokens"]);
+  const signingKeyFile = existingFile(v, v.string(t.signing_key_file, ["tokens", "signing_key_file"]), ["tokens", "signing_key_file"], dir);
+  return signingKeyFile === undefined ? {} : { signingKeyFile };
 }
 
 function list(v: DocValidator, value: unknown, path: string[], example: string): unknown[] {

@@ -8,7 +8,9 @@ import { AuditLog } from "../audit/log.ts";
 import { ConfigError, KzError, UsageError } from "../errors.ts";
 import { loadBundle } from "../config/bundle.ts";
 import { createMinter, type TokenMinter } from "../identity/mint.ts";
-import { MemoryRevocationStore } from "../identity/revocation.ts";
+import { loadOrCreateStateKey } from "../state/seal.ts";
+import { openState, redactUrl } from "../state/open.ts";
+import type { ServerState } from "../state/types.ts";
 import { writeStderr } from "../stdio.ts";
 import { AccessService } from "./access.ts";
 import { createApp } from "./app.ts";
@@ -60,22 +62,54 @@ export interface ServerCore {
   access: AccessService;
   audit: AuditLog;
   minter: TokenMinter;
-  revocations: MemoryRevocationStore;
+  /** Minted-token revocations: the server state (shared by every replica on one Redis or SQLite file). */
+  revocations: ServerState;
+  /** Shares, captured secrets, revocations and leases (SQLite beside the bundle, or Redis). */
+  state: ServerState;
+  /** The 32-byte key that seals captured secrets at rest (src/state/seal.ts); replicas share its file. */
+  stateKey: Buffer;
+  /** Stops the sweep timer and closes the state. */
+  closeState(): Promise<void>;
 }
 
-/** The parts every front door shares: the bundle (with reloads), minter, revocations, audit, access. */
+/** How often expired shares, tombstones, captured secrets and revocations are swept out (SQLite). */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/** The parts every front door shares: the bundle (with reloads), minter, state, audit, access. */
 export async function buildCore(bundlePath: string, publicUrl: string, metrics: Metrics): Promise<ServerCore> {
-  // Minted tokens are for the same audience(s) the bundle's issuers name (fixed for the process's life).
-  const audiences = [...new Set(loadBundle(bundlePath).issuers.flatMap((i) => i.audience))];
-  const minter = await createMinter({ issuer: publicUrl, audience: audiences.length ? audiences : ["keyzero"] });
-  const revocations = new MemoryRevocationStore();
-  const holder = await BundleHolder.load(bundlePath, { minter, revocations }, metrics, log);
+  // Minted tokens are for the same audience(s) the bundle's issuers name, signed with the bundle's
+  // minting key when it names one (so replicas verify each other's tokens); state and its key are fixed
+  // at start too (a reload does not move them).
+  const initial = loadBundle(bundlePath);
+  const audiences = [...new Set(initial.issuers.flatMap((i) => i.audience))];
+  const minter = await createMinter({
+    issuer: publicUrl,
+    audience: audiences.length ? audiences : ["keyzero"],
+    ...(initial.tokens.signingKeyFile ? { signingKeyFile: initial.tokens.signingKeyFile } : {}),
+  });
+  const stateKey = loadOrCreateStateKey(initial.state.keyFile);
+  const state = await openState(initial.state, { log });
+  const sweep = setInterval(() => {
+    state.sweep().catch((error: Error) => log(`state sweep failed: ${String(error.message).split("\n")[0]}`));
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+  const closeState = async () => {
+    clearInterval(sweep);
+    await state.close();
+  };
+  let holder: BundleHolder;
+  try {
+    holder = await BundleHolder.load(bundlePath, { minter, revocations: state }, metrics, log);
+  } catch (error) {
+    await closeState();
+    throw error;
+  }
   // The audit log and its chain key are fixed at start (a reload does not move them); the key file is
   // created on first start, and one that cannot be read stops the server here.
   const { path: auditPath, keyFile } = holder.current.set.bundle.audit;
   const audit = new AuditLog(auditPath, loadOrCreateAuditKey(keyFile));
   const access = new AccessService(() => holder.current, audit, metrics, log);
-  return { holder, access, audit, minter, revocations };
+  return { holder, access, audit, minter, revocations: state, state, stateKey, closeState };
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
@@ -116,7 +150,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
 
   try {
-    const { holder, access, audit, minter, revocations } = await buildCore(options.bundlePath, publicUrl, metrics);
+    const core = await buildCore(options.bundlePath, publicUrl, metrics);
+    const { holder, access, audit, minter, revocations } = core;
     const bundle = holder.current.set.bundle;
     let mcp: Parameters<typeof createApp>[0]["mcp"];
     if (options.mcp) {
@@ -130,7 +165,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const onHup = () => void holder.reload("SIGHUP");
     process.on("SIGHUP", onHup);
     log(
-      `listening on ${url}${options.mcp ? ` (MCP at ${publicUrl}/mcp)` : ""} — bundle ${bundle.file}: ${bundle.secrets.length} secrets, ${bundle.policies.length} policies; audit → ${bundle.audit.path}`,
+      `listening on ${url}${options.mcp ? ` (MCP at ${publicUrl}/mcp)` : ""} — bundle ${bundle.file}: ${bundle.secrets.length} secrets, ${bundle.policies.length} policies; audit → ${bundle.audit.path}; state → ${bundle.state.kind === "redis" ? redactUrl(bundle.state.url) : bundle.state.path}`,
     );
     return {
       url,
@@ -140,6 +175,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await server.stop();
         if (options.mcp) (await import("../mcp/index.ts")).closeMcpConnections(access);
         audit.close();
+        await core.closeState();
       },
     };
   } catch (error) {

@@ -44,6 +44,7 @@ export async function serveStdio(options: StdioOptions): Promise<number> {
     core.holder.close();
     await out.end();
     core.audit.close();
+    await core.closeState();
   }
   return ExitCode.ok;
 }

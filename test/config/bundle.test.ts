@@ -126,7 +126,7 @@ policies: []
 describe("errors name file:line and the key", () => {
   test("an unknown top-level key, with a suggestion", () => {
     expect(loadError(`${ISSUER_YAML}polices: []\n`)).toMatch(/bundle\.yaml:7: polices: unknown key "polices" — did you mean "policies"\?$/);
-    expect(loadError(`${ISSUER_YAML}rules: []\n`)).toMatch(/bundle\.yaml:7: rules: unknown key "rules" — valid keys: issuers, providers, secrets, fetch, policies, audit, mcp, tests$/);
+    expect(loadError(`${ISSUER_YAML}rules: []\n`)).toMatch(/bundle\.yaml:7: rules: unknown key "rules" — valid keys: issuers, providers, secrets, fetch, (query, )?policies, audit, mcp, tests, state, tokens$/);
   });
 
   test("unknown keys deep in sequences and flow mappings", () => {
@@ -215,6 +215,33 @@ describe("errors name file:line and the key", () => {
 
   test("an empty bundle says what it needs", () => {
     expect(loadError("# nothing yet\n")).toContain("the bundle is empty");
+  });
+});
+
+describe("state and tokens", () => {
+  test("state defaults to state.db and state.key beside the bundle; no minting key file", () => {
+    const bundle = loadBundle(bundles.write({ "bundle.yaml": MINIMAL }));
+    expect(bundle.state).toEqual({ kind: "sqlite", path: join(bundle.dir, "state.db"), keyFile: join(bundle.dir, "state.key") });
+    expect(bundle.tokens).toEqual({});
+  });
+
+  test("state.path, state.redis, state.key_file and tokens.signing_key_file resolve against the bundle", () => {
+    const sqlite = loadBundle(bundles.write({ "bundle.yaml": `${MINIMAL}state:\n  path: data/kz.db\n  key_file: keys/state.key\n` }));
+    expect(sqlite.state).toEqual({ kind: "sqlite", path: join(sqlite.dir, "data/kz.db"), keyFile: join(sqlite.dir, "keys/state.key") });
+    const redis = loadBundle(bundles.write({ "bundle.yaml": `${MINIMAL}state: { redis: "redis://:pw@127.0.0.1:6379/2" }\ntokens:\n  signing_key_file: ./mint-key.pem\n`, "mint-key.pem": "x" }));
+    expect(redis.state).toEqual({ kind: "redis", url: "redis://:pw@127.0.0.1:6379/2", keyFile: join(redis.dir, "state.key") });
+    expect(redis.tokens).toEqual({ signingKeyFile: join(redis.dir, "mint-key.pem") });
+  });
+
+  test("errors name file:line and the key, and never echo a Redis URL (it may hold a password)", () => {
+    expect(loadError(`${MINIMAL}state:\n  redis: "http://:hunter2-secret@cache:6379"\n`)).toMatch(/bundle\.yaml:9: state\.redis: must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(loadError(`${MINIMAL}state:\n  redis: "http://:hunter2-secret@cache:6379"\n`)).not.toContain("hunter2");
+    expect(loadError(`${MINIMAL}state:\n  redis: "not a url hunter2"\n`)).not.toContain("hunter2");
+    expect(loadError(`${MINIMAL}state:\n  path: ./a.db\n  redis: redis://127.0.0.1:6379\n`)).toMatch(/bundle\.yaml:8: state: give either path \(SQLite\) or redis, not both/);
+    expect(loadError(`${MINIMAL}state:\n  file: ./a.db\n`)).toMatch(/bundle\.yaml:9: state\.file: unknown key "file"/);
+    expect(loadError(`${MINIMAL}state: ./a.db\n`)).toMatch(/bundle\.yaml:8: state: must be a table/);
+    expect(loadError(`${MINIMAL}tokens:\n  signing_key_file: ./missing.pem\n`)).toMatch(/bundle\.yaml:9: tokens\.signing_key_file: no such file/);
+    expect(loadError(`${MINIMAL}tokens:\n  signing_key: x\n`)).toMatch(/tokens\.signing_key: unknown key "signing_key" — valid keys: signing_key_file/);
   });
 });
 
