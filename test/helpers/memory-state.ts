@@ -1,0 +1,67 @@
+// A tiny in-memory ServerState for unit tests of the share routes: shares with views, expiry and
+// tombstones, as the interface describes. The rest of the interface is stubbed (not used by shares).
+import type { ServerState, ShareOpen, SharePeek, StoredShare } from "../../src/state/types.ts";
+import { StateUnavailableError } from "../../src/state/types.ts";
+
+export class MemoryState implements ServerState {
+  readonly kind = "sqlite" as const;
+  readonly shares = new Map<string, StoredShare>();
+  readonly tombstones = new Map<string, "consumed" | "expired">();
+  /** When set, every call fails as a backend that is down. */
+  down = false;
+
+  #check(): void {
+    if (this.down) throw new StateUnavailableError("memory state is down");
+  }
+
+  async putShare(share: StoredShare): Promise<void> {
+    this.#check();
+    this.shares.set(share.id, { ...share });
+  }
+
+  async openShare(id: string, now = Date.now()): Promise<ShareOpen> {
+    this.#check();
+    const share = this.shares.get(id);
+    if (!share) return { status: this.tombstones.get(id) ?? "unknown" };
+    if (share.expiresAt <= now) {
+      this.shares.delete(id);
+      this.tombstones.set(id, "expired");
+      return { status: "expired" };
+    }
+    share.views -= 1;
+    if (share.views <= 0) {
+      this.shares.delete(id);
+      this.tombstones.set(id, "consumed");
+    }
+    return { status: "opened", ciphertext: share.ciphertext, viewsLeft: share.views, passphrase: share.passphrase, creator: share.creator };
+  }
+
+  async peekShare(id: string, now = Date.now()): Promise<SharePeek> {
+    this.#check();
+    const share = this.shares.get(id);
+    if (!share) return { status: this.tombstones.get(id) ?? "unknown" };
+    if (share.expiresAt <= now) return { status: "expired" };
+    return { status: "open", passphrase: share.passphrase, viewsLeft: share.views, expiresAt: share.expiresAt };
+  }
+
+  revoke(): void {}
+  isRevoked(): boolean {
+    return false;
+  }
+  async putCaptured(): Promise<void> {}
+  async getCaptured() {
+    return undefined;
+  }
+  async listCaptured() {
+    return [];
+  }
+  async putLease(): Promise<void> {}
+  async takeLeasesHeldBy() {
+    return [];
+  }
+  async takeExpiredLeases() {
+    return [];
+  }
+  async sweep(): Promise<void> {}
+  async close(): Promise<void> {}
+}
