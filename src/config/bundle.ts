@@ -57,6 +57,14 @@ export interface FetchSettings {
   timeoutMs?: number;
 }
 
+/** `query:` — the MCP `query` tool's limits (absent: the tool's defaults). */
+export interface QuerySettings {
+  timeoutMs?: number;
+  /** The most rows a call may ask for (max_rows' ceiling). */
+  maxRows?: number;
+  maxBytes?: number;
+}
+
 export interface PolicyRuleConfig {
   cel: string;
   effect: RuleEffect;
@@ -93,6 +101,7 @@ export interface Bundle {
   providers: Record<string, ProviderSettings>;
   secrets: SecretSpec[];
   fetch: FetchSettings;
+  query: QuerySettings;
   policies: PolicyConfig[];
   /** Absolute path of the audit log, or "-" for stdout; the chain's key file (created on first use). */
   audit: { path: string; keyFile: string };
@@ -104,7 +113,7 @@ export interface Bundle {
   tokens: { signingKeyFile?: string };
 }
 
-const topKeys = ["issuers", "providers", "secrets", "fetch", "policies", "audit", "mcp", "tests", "state", "tokens"];
+const topKeys = ["issuers", "providers", "secrets", "fetch", "query", "policies", "audit", "mcp", "tests", "state", "tokens"];
 const issuerKeys = ["name", "issuer", "audience", "algorithms", "jwks_file", "jwks_url", "public_key_file", "clock_tolerance", "preset"];
 const fetchKeys = ["upstream_ca", "resolve", "allow_private", "max_response_bytes", "timeout_ms"];
 const policyKeys = ["match", "rules"];
@@ -189,6 +198,7 @@ export function validateBundle(doc: unknown, source: { path: string; file: strin
     providers: v.providers(top.providers, ["providers"]),
     secrets,
     fetch: fetchSettings(v, top.fetch, dir),
+    query: querySettings(v, top.query),
     policies: policies(v, top.policies),
     audit: {
       path: auditLog,
@@ -350,6 +360,16 @@ function fetchSettings(v: DocValidator, value: unknown, dir: string): FetchSetti
     allowPrivate: v.boolean(t.allow_private, ["fetch", "allow_private"]) ?? false,
     maxResponseBytes: boundedInteger(v, t.max_response_bytes, ["fetch", "max_response_bytes"], 1024, 16 * 1024 * 1024),
     timeoutMs: boundedInteger(v, t.timeout_ms, ["fetch", "timeout_ms"], 100, 300_000),
+  };
+}
+
+function querySettings(v: DocValidator, value: unknown): QuerySettings {
+  const t = v.table(value, ["query"]);
+  v.onlyKeys(t, ["timeout_ms", "max_rows", "max_bytes"], ["query"]);
+  return {
+    timeoutMs: boundedInteger(v, t.timeout_ms, ["query", "timeout_ms"], 100, 300_000),
+    maxRows: boundedInteger(v, t.max_rows, ["query", "max_rows"], 1, 10_000),
+    maxBytes: boundedInteger(v, t.max_bytes, ["query", "max_bytes"], 1024, 16 * 1024 * 1024),
   };
 }
 

@@ -7,6 +7,7 @@ import { type CallContext, type ToolOutcome, listSecrets, resolveSecret } from "
 import { ErrorCode, type JsonRpcRequest, type JsonRpcResponse, classify, failure, success } from "./jsonrpc.ts";
 import { parseFetchArgs, parseListArgs, parseResolveArgs, toolDefinitions } from "./tools.ts";
 import { allowsBatches, negotiateVersion } from "./versions.ts";
+import { parseQueryArgs, queryToolDefinition } from "./query-args.ts";
 
 const INSTRUCTIONS =
   "kz holds credentials for you and never reveals them. Use list_secrets to see which you may use, then either " +
@@ -33,7 +34,7 @@ export async function handleRequest(request: JsonRpcRequest, ctx: CallContext, s
     case "ping":
       return success(request.id, {});
     case "tools/list":
-      return success(request.id, { tools: toolDefinitions(ctx.limits.maxResponseBytes) });
+      return success(request.id, { tools: [...toolDefinitions(ctx.limits.maxResponseBytes), queryToolDefinition(ctx.host.querySettings?.().maxRows)] });
     case "tools/call":
       return callTool(request, params, ctx);
     default:
@@ -57,7 +58,9 @@ async function callTool(request: JsonRpcRequest, params: Record<string, unknown>
   return success(request.id, toolResult(outcome));
 }
 
-const TOOL_NAMES = ["list_secrets", "resolve", "fetch"];
+const TOOL_NAMES = ["list_secrets", "resolve", "fetch", "query"];
+/** query's code (Bun's SQL client, bun:sqlite, the masker) loads on the first query, once. */
+let queryModule: Promise<typeof import("./query.ts")> | undefined;
 /** fetch's code (the rewrite engine, TLS upstreams) loads on the first fetch, once. */
 let fetchModule: Promise<typeof import("./fetch.ts")> | undefined;
 
@@ -71,6 +74,12 @@ async function runTool(name: string, args: unknown, ctx: CallContext): Promise<T
     case "resolve": {
       const parsed = parseResolveArgs(args);
       return parsed.ok ? resolveSecret(parsed.args, ctx) : { ok: false, message: parsed.message };
+    }
+    case "query": {
+      const parsed = parseQueryArgs(args, ctx.host.querySettings?.().maxRows);
+      if (!parsed.ok) return { ok: false, message: parsed.message };
+      const { queryTool } = await (queryModule ??= import("./query.ts"));
+      return queryTool(parsed.args, ctx);
     }
     default: {
       const parsed = parseFetchArgs(args);

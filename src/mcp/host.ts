@@ -3,7 +3,7 @@
 // The server (src/server) implements it; src/mcp depends on this interface only, never on hono or the
 // server's state, so the same tools serve Streamable HTTP and stdio.
 
-import type { FetchSettings, RequestAction } from "../config/bundle.ts";
+import type { FetchSettings, QuerySettings, RequestAction } from "../config/bundle.ts";
 import type { SecretSpec } from "../config/types.ts";
 import type { SecretValue } from "../secret.ts";
 
@@ -21,7 +21,9 @@ export type AuthResult =
   | { ok: false; status: 401 | 503; code: string; message: string };
 
 export interface AccessRequest {
-  action: Extract<RequestAction, "resolve" | "fetch">;
+  action: Extract<RequestAction, "resolve" | "fetch" | "query">;
+  /** `query` only: whether the statement may write (CEL `request.write`). */
+  write?: boolean;
   host?: string;
   method?: string;
   path?: string;
@@ -58,4 +60,8 @@ export interface McpHost {
   fetchSettings(): FetchSettings;
   /** `mcp.allowed_origins` of the bundle. */
   allowedOrigins(): readonly string[];
+  /** The bundle's `query:` block (timeout, row and size caps); absent: the tool's defaults. */
+  querySettings?(): QuerySettings;
+  /** Appends a tool's own audit record (e.g. a query's outcome). Throws when the log cannot be written. */
+  record?(fields: Record<string, string | number | boolean | null>): void;
 }

@@ -6,7 +6,7 @@
 
 import { randomFillSync } from "node:crypto";
 import type { AuditLog } from "../audit/log.ts";
-import type { FetchSettings } from "../config/bundle.ts";
+import type { FetchSettings, QuerySettings } from "../config/bundle.ts";
 import type { SecretSpec } from "../config/types.ts";
 import type { AccessDecision, AccessRequest, AuthResult, CallerIdentity, McpHost } from "../mcp/host.ts";
 import { decide, PreparedIdentity, type Decision, type DecisionRequest } from "../policy/engine.ts";
@@ -116,6 +116,21 @@ export class AccessService implements McpHost {
 
   allowedOrigins(): readonly string[] {
     return this.state().set.bundle.mcp.allowedOrigins;
+  }
+
+  querySettings(): QuerySettings {
+    return this.state().set.bundle.query;
+  }
+
+  /** A tool's own audit record (MCP query's outcome); AccessError(503) when it cannot be written. */
+  record(fields: Record<string, string | number | boolean | null>): void {
+    try {
+      this.audit.append(fields);
+    } catch (error) {
+      this.metrics.error("audit_unavailable");
+      this.log(`audit: cannot write ${this.audit.path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+      throw new AccessError(503, "audit_unavailable", "the audit log cannot be written");
+    }
   }
 
   /** Decides and records; throws AccessError(503) when the record cannot be written. */

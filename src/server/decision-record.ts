@@ -45,6 +45,7 @@ export function decisionRecord(facts: DecisionFacts): AuditFields {
     host: request.host ?? null,
     method: request.method ?? null,
     path: request.path ?? null,
+    ...(request.write !== undefined ? { write: request.write } : {}),
     effect: decision.effect,
     policy: decision.policy ?? null,
     rule: decision.rule ?? null,
