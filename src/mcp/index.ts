@@ -16,9 +16,11 @@ export { identityTokenSource, serveMcpStdio, type IdentitySource, type McpOutput
 export type { McpOptions } from "./state.ts";
 
 import type { McpHost } from "./host.ts";
+import { runClosers } from "./shutdown.ts";
 import { stateOf } from "./state.ts";
 
-/** Closes the idle keep-alive connections `fetch` holds for `host` (call when the server stops). */
-export function closeMcpConnections(host: McpHost): void {
+/** Closes the idle keep-alive connections `fetch` holds for `host`, and `query`'s database pools (call when the server stops). */
+export function closeMcpConnections(host: McpHost): Promise<void> {
   stateOf(host).upstreams.closeIdle();
+  return runClosers(host);
 }

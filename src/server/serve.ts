@@ -173,7 +173,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         process.off("SIGHUP", onHup);
         holder.close();
         await server.stop();
-        if (options.mcp) (await import("../mcp/index.ts")).closeMcpConnections(access);
+        if (options.mcp) await (await import("../mcp/index.ts")).closeMcpConnections(access);
         audit.close();
         await core.closeState();
       },
