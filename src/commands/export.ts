@@ -43,8 +43,12 @@ const exportCommand: Command = {
     const format = (args.flags.format as string | undefined) ?? "dotenv";
     if (format !== "dotenv" && format !== "json") throw new UsageError(`--format must be dotenv or json, not "${format}"`);
     const config = configFromArgs(args);
-    const { values } = await resolveOrFail(config, selectedSpecs(config, args));
+    const { values, leases } = await resolveOrFail(config, selectedSpecs(config, args));
     printWarning("export writes secret values in plaintext; keep the output out of files, logs and version control");
+    // The exported credential outlives kz, so its lease does too: kz neither renews nor revokes it.
+    for (const { lease, secrets } of leases.all()) {
+      printWarning(`${secrets.join(", ")}: dynamic (${lease.provider} lease on ${lease.path}); kz leaves the lease to end by itself in ${lease.durationSeconds}s`);
+    }
     writeStdout(render(format, values));
     return 0;
   },

@@ -5,6 +5,7 @@
 
 import type { KzConfig, SecretSpec } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
+import type { LeaseSet } from "../resolve/leases.ts";
 import type { SecretValue } from "../secret.ts";
 import { buildChildEnv } from "../runner/child-env.ts";
 import { runChild } from "../runner/spawn.ts";
@@ -54,14 +55,32 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
     // import costs a few ms in the compiled binary; in sequence they added up).
     if (args.flags.blind) return runBlind(config, specs, args, sandboxModule(config, args));
     const sandboxing = await sandboxModule(config, args);
-    const { values } = await resolveOrFail(config, specs);
-    const raw = new Map([...values].map(([name, value]) => [name, value.reveal()]));
-    const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]), alsoPrivate: identityTokenVariables(config) });
-    const mask = maskList(raw, args);
-    if (!sandboxing) return runChild({ command: args.tail, env, mask });
-    return runSandboxed(sandboxing, config, args, { env, mask });
+    const { values, leases } = await resolveOrFail(config, specs);
+    return withLeases(config, leases, () => {
+      const raw = new Map([...values].map(([name, value]) => [name, value.reveal()]));
+      const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]), alsoPrivate: identityTokenVariables(config) });
+      const mask = maskList(raw, args);
+      if (!sandboxing) return runChild({ command: args.tail, env, mask });
+      return runSandboxed(sandboxing, config, args, { env, mask });
+    });
   },
 };
+
+/**
+ * Runs the rest of the run with its dynamic secrets' leases renewed while it lasts, and revoked when it
+ * ends however it ends: the child's exit, a signal (forwarded to the child, which then exits), or kz's
+ * own failure after resolution. (Loaded only when a secret is dynamic.)
+ */
+async function withLeases(config: KzConfig, leases: LeaseSet, work: () => Promise<number>): Promise<number> {
+  if (!leases.size) return work();
+  const { keepLeases, leaseHooks } = await import("../runner/leases.ts");
+  const keeper = keepLeases(leases, leaseHooks(config, printWarning));
+  try {
+    return await work();
+  } finally {
+    await keeper.end();
+  }
+}
 
 type Sandboxing = { module: typeof import("../runner/sandbox/for-run.ts"); choice: import("../runner/sandbox/for-run.ts").SandboxChoice };
 
@@ -130,7 +149,19 @@ async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args, sandb
   ]);
   checkBlindable(specs);
   if (!args.flags["print-env"]) requireApproval(config); // bindings the user approved, or exit 3
-  const { values } = await resolveOrFail(config, specs);
+  const { values, leases } = await resolveOrFail(config, specs);
+  return withLeases(config, leases, () => runBlindResolved(config, specs, args, sandboxing, values, startBlindRun, buildBlindChildEnv));
+}
+
+async function runBlindResolved(
+  config: KzConfig,
+  specs: SecretSpec[],
+  args: Args,
+  sandboxing: Sandboxing | undefined,
+  values: Map<string, SecretValue>,
+  startBlindRun: typeof import("../blind/session.ts").startBlindRun,
+  buildBlindChildEnv: typeof import("../blind/child-env.ts").buildBlindChildEnv,
+): Promise<number> {
   const blinded: { spec: SecretSpec; value: SecretValue }[] = [];
   const raw = new Map<string, string>();
   for (const spec of specs) {

@@ -34,11 +34,19 @@ export function selectedSpecs(config: KzConfig, args: ParsedArgs): SecretSpec[] 
   return selected;
 }
 
-/** Resolves and throws one KzError listing every required failure; warns about skipped optional ones. */
+/**
+ * Resolves and throws one KzError listing every required failure (after revoking any lease obtained);
+ * warns about skipped optional ones.
+ */
 export async function resolveOrFail(config: KzConfig, specs: SecretSpec[]): Promise<Resolution> {
   const resolution = await resolveSecrets(config, specs);
   for (const o of resolution.skipped) printWarning(`optional secret skipped: ${describeFailure(o)}`);
   if (resolution.failures.length) {
+    // Dynamic secrets already leased for this run die with it.
+    if (resolution.leases.size) {
+      const { leaseHooks, revokeAll } = await import("../runner/leases.ts");
+      await revokeAll(resolution.leases, leaseHooks(config, printWarning));
+    }
     const lines = resolution.failures.map((o) => `  ${describeFailure(o)}`);
     const count = resolution.failures.length;
     throw new KzError(`${count} secret${count > 1 ? "s" : ""} could not be resolved; nothing was started:\n${lines.join("\n")}`, ExitCode.secrets);

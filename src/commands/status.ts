@@ -1,5 +1,8 @@
 // kz status: resolves every secret and shows name, provider, ref, ok/error and milliseconds — never a
-// value. --json prints one JSON document. Exits 4 when a required secret fails.
+// value. --json prints one JSON document. Exits 4 when a required secret fails. A dynamic secret (a Vault
+// lease) is shown as such with its TTL; its lease is revoked at once, so status keeps none. (Reading the
+// role's settings instead — database/roles/<role> — would mint nothing, but needs a policy app tokens
+// rarely have, differs per engine, and would not prove that credentials can be issued.)
 
 import { writeStdout } from "../stdio.ts";
 import { ExitCode } from "../errors.ts";
@@ -7,7 +10,7 @@ import { resolveSecrets } from "../resolve/resolve.ts";
 import { parseArgs } from "./args.ts";
 import { commandHelp, helpFlag, type Command } from "./command.ts";
 import { displayPath } from "../config/load.ts";
-import { paint, printJson, table } from "./output.ts";
+import { paint, printJson, printWarning, table } from "./output.ts";
 import { configFlags, configFromArgs, onlyFlag, selectedSpecs } from "./shared.ts";
 
 const flags = {
@@ -29,7 +32,17 @@ const status: Command = {
       return 0;
     }
     const config = configFromArgs(args);
-    const { outcomes, failures } = await resolveSecrets(config, selectedSpecs(config, args));
+    const { outcomes, failures, leases } = await resolveSecrets(config, selectedSpecs(config, args));
+    let formatTtl = (seconds: number) => `${seconds}s`;
+    if (leases.size) {
+      const { formatSeconds, leaseHooks, revokeAll } = await import("../runner/leases.ts");
+      await revokeAll(leases, leaseHooks(config, printWarning));
+      formatTtl = formatSeconds;
+    }
+    const leaseOf = (name: string) => {
+      const lease = leases.leaseOf(name);
+      return lease && { ttl_seconds: lease.durationSeconds, renewable: lease.renewable };
+    };
     const code = failures.length ? ExitCode.secrets : ExitCode.ok;
     if (args.flags.json) {
       printJson({
@@ -44,6 +57,7 @@ const status: Command = {
           optional: o.spec.optional,
           hosts: o.spec.hosts ?? [],
           ok: o.error === undefined,
+          dynamic: leaseOf(o.spec.name) ?? null,
           error: o.error ?? null,
           ms: Math.round(o.ms * 10) / 10,
         })),
@@ -58,7 +72,9 @@ const status: Command = {
     const rows = [["NAME", "PROVIDER", "REF", "STATUS", "MS"]];
     for (const o of outcomes) {
       const ref = o.spec.field ? `${o.spec.ref}#${o.spec.field}` : o.spec.ref;
-      const state = o.error === undefined ? paint(1, "green", "ok") : paint(1, o.spec.optional ? "yellow" : "red", `error: ${o.error}`);
+      const lease = o.error === undefined ? leaseOf(o.spec.name) : undefined;
+      const dynamic = lease ? ` (dynamic, ttl ${formatTtl(lease.ttl_seconds)}${lease.renewable ? ", renewable" : ""})` : "";
+      const state = o.error === undefined ? paint(1, "green", "ok") + dynamic : paint(1, o.spec.optional ? "yellow" : "red", `error: ${o.error}`);
       rows.push([o.spec.name, o.spec.provider, ref, state, o.ms.toFixed(1)]);
     }
     writeStdout(`${header}\n${table(rows)}\n`);

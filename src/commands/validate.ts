@@ -54,7 +54,12 @@ const validate: Command = {
         if (s.blind === false && s.swap !== undefined) warnings.push(`${s.name}: "swap" has no effect with blind = false (the value is passed raw)`);
       }
       if (!args.flags.offline) {
-        const { outcomes, failures } = await resolveSecrets(config, specs);
+        const { outcomes, failures, leases } = await resolveSecrets(config, specs);
+        if (leases.size) {
+          // A dynamic secret resolved only to prove it can be: its lease is revoked at once.
+          const { leaseHooks, revokeAll } = await import("../runner/leases.ts");
+          await revokeAll(leases, leaseHooks(config, (w) => warnings.push(w)));
+        }
         for (const o of failures) errors.push(describeFailure(o));
         for (const o of outcomes) {
           if (o.error !== undefined && o.spec.optional) warnings.push(`optional ${describeFailure(o)}`);

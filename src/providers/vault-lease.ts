@@ -5,7 +5,7 @@
 
 import type { Lease, LeaseRenewal } from "./lease.ts";
 import { ProviderError, type ProviderContext } from "./types.ts";
-import { isRecord, saying, unexpectedAnswer, vaultClient, vaultErrorsOf, type VaultClient } from "./vault-client.ts";
+import { isRecord, saying, unexpectedAnswer, vaultClient, vaultErrorsOf, type VaultAnswer, type VaultClient } from "./vault-client.ts";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -20,8 +20,8 @@ export function leaseOf(body: unknown, path: string, client: VaultClient, provid
     durationSeconds: secondsOf(body.lease_duration),
     renewable: body.renewable === true,
     obtainedAt: Date.now(),
-    renew: (increment, signal) => renewWith(client, id, path, increment, signal),
-    revoke: (signal) => revokeWith(client, id, path, signal),
+    renew: (increment, signal) => renewWith(client, id, increment, signal),
+    revoke: (signal) => revokeWith(client, id, signal),
   };
 }
 
@@ -29,7 +29,7 @@ function secondsOf(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.floor(value) : 0;
 }
 
-async function renewWith(client: VaultClient, leaseId: string, path: string, increment: number, signal?: AbortSignal): Promise<LeaseRenewal> {
+async function renewWith(client: VaultClient, leaseId: string, increment: number, signal?: AbortSignal): Promise<LeaseRenewal> {
   signal ??= AbortSignal.timeout(DEFAULT_TIMEOUT_MS);
   const token = await client.token(signal);
   const body = { lease_id: leaseId, increment: Math.max(1, Math.floor(increment)) };
@@ -37,38 +37,39 @@ async function renewWith(client: VaultClient, leaseId: string, path: string, inc
   if (answer.status === 200 && isRecord(answer.body)) {
     return { durationSeconds: secondsOf(answer.body.lease_duration), renewable: answer.body.renewable === true };
   }
-  throw leaseError(client, answer, "renew", path);
+  throw leaseError(client, answer, "renew");
 }
 
-async function revokeWith(client: VaultClient, leaseId: string, path: string, signal?: AbortSignal): Promise<void> {
+async function revokeWith(client: VaultClient, leaseId: string, signal?: AbortSignal): Promise<void> {
   signal ??= AbortSignal.timeout(DEFAULT_TIMEOUT_MS);
   const token = await client.token(signal);
   const answer = await client.send({ method: "PUT", path: "sys/leases/revoke", token, body: { lease_id: leaseId }, signal });
   if (answer.status === 204 || answer.status === 200) return;
-  throw leaseError(client, answer, "revoke", path);
+  throw leaseError(client, answer, "revoke");
 }
 
-function leaseError(client: VaultClient, answer: { status: number; body: unknown; attempts: number }, action: string, path: string): ProviderError {
+/** Why Vault would not renew or revoke; the caller names the lease (its path), so this does not. */
+function leaseError(client: VaultClient, answer: VaultAnswer, action: "renew" | "revoke"): ProviderError {
   if (answer.status === 403) {
-    return new ProviderError(`permission denied to ${action} the lease on ${path} — the token's policy needs update on sys/leases/${action}${saying(vaultErrorsOf(answer.body))}`);
+    return new ProviderError(`permission denied — the token's policy needs "update" on sys/leases/${action}${saying(vaultErrorsOf(answer.body))}`);
   }
   if (answer.status === 400 || answer.status === 404) {
-    return new ProviderError(`Vault would not ${action} the lease on ${path}${saying(vaultErrorsOf(answer.body))}`);
+    return new ProviderError(`Vault would not ${action} it${saying(vaultErrorsOf(answer.body))}`);
   }
-  return unexpectedAnswer(answer, `to ${action} the lease on ${path}`, client.conn.address);
+  return unexpectedAnswer(answer, `to the lease ${action}`, client.conn.address);
 }
 
 /** Renews a lease known only by its id, logging in as the vault provider with these settings does. */
 export async function renewLease(ctx: ProviderContext, leaseId: string, increment: number, signal?: AbortSignal): Promise<LeaseRenewal> {
-  return renewWith(await vaultClient(ctx), leaseId, pathOfLease(leaseId), increment, signal);
+  return renewWith(await vaultClient(ctx), leaseId, increment, signal);
 }
 
 /** Revokes a lease known only by its id, logging in as the vault provider with these settings does. */
 export async function revokeLease(ctx: ProviderContext, leaseId: string, signal?: AbortSignal): Promise<void> {
-  return revokeWith(await vaultClient(ctx), leaseId, pathOfLease(leaseId), signal);
+  return revokeWith(await vaultClient(ctx), leaseId, signal);
 }
 
-/** "database/creds/ro/AbC" → "database/creds/ro": the lease id's path, without its unique suffix. */
+/** "database/creds/ro/AbC" → "database/creds/ro": the lease id's path without its unique suffix, for messages. */
 export function pathOfLease(leaseId: string): string {
   const cut = leaseId.lastIndexOf("/");
   return cut > 0 ? leaseId.slice(0, cut) : "a Vault lease";
