@@ -22,6 +22,11 @@ export class SealError extends Error {
   }
 }
 
+/** The aad binding a captured secret's sealed value to its owner and name (so it cannot be moved). */
+export function capturedAad(owner: string, name: string): string {
+  return `kz captured\u0000${owner}\u0000${name}`;
+}
+
 function checkKey(key: Uint8Array): void {
   if (key.length !== STATE_KEY_BYTES) throw new TypeError(`the state key is ${STATE_KEY_BYTES} bytes`);
 }
