@@ -13,6 +13,8 @@ import { AccessError, type AccessService } from "./access.ts";
 import { actionField, INCOMPLETE_BODY, onlyFields, optionalString, readJsonObject, secretField } from "./api-body.ts";
 import type { BundleState } from "./bundle-state.ts";
 import type { Metrics } from "./metrics.ts";
+import { mountShares } from "./shares.ts";
+import type { ServerState } from "../state/types.ts";
 
 export interface AppDeps {
   access: AccessService;
@@ -23,6 +25,8 @@ export interface AppDeps {
   revocations: RevocationStore;
   version: string;
   log: (line: string) => void;
+  /** One-time share links (src/server/shares.ts): the server state that holds them and the public URL links use. */
+  shares?: { state: ServerState; publicUrl: string };
   /** Serves /mcp and its protected-resource metadata when --mcp is on. */
   mcp?: {
     handle: (request: Request, client: string) => Promise<Response>;
@@ -100,6 +104,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     app.get("/.well-known/oauth-protected-resource/mcp", (c) => mcp.metadata(c.req.raw));
     app.all("/mcp", (c) => mcp.handle(c.req.raw, c.env.client));
   }
+
+  // Before the /v1 authentication: opening a share needs no token (its id is the capability).
+  if (deps.shares) mountShares(app, { access, audit: deps.audit, log: deps.log, ...deps.shares });
 
   app.use("/v1/*", async (c, next) => {
     const result = await access.authenticate(c.req.raw.headers.get("authorization"));

@@ -158,7 +158,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const { mountMcp } = await import("./mcp-mount.ts");
       mcp = mountMcp(access, () => holder.current, publicUrl);
     }
-    const app = createApp({ access, state: () => holder.current, metrics, audit, minter, revocations, version: options.version, log, mcp });
+    const app = createApp({ access, state: () => holder.current, metrics, audit, minter, revocations, version: options.version, log, mcp, shares: { state: core.state, publicUrl } });
     handler = (request, client) => app.fetch(request, { client });
 
     holder.watch();

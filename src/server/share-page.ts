@@ -1,9 +1,9 @@
 // The share page and its assets, embedded in the binary at build: the static HTML (GET /s/<id>), its CSS,
-// its script, and src/share/envelope.ts transpiled to JavaScript for the browser — so the page decrypts
+// its script, and src/share/envelope.ts transpiled to JavaScript for the browser (src/web/envelope-js.ts) — so the page decrypts
 // with the very code the CLI encrypts with. Plus the headers every share response carries (strict CSP,
 // no referrer, no caching, no framing).
 
-import * as envelopeText from "../share/envelope.ts" with { type: "text" };
+import { envelopeBrowserJs } from "../web/envelope-js.ts" with { type: "macro" };
 import * as pageText from "../web/share.html" with { type: "text" };
 import * as cssText from "../web/share.css" with { type: "text" };
 import * as scriptText from "../web/share.js" with { type: "text" };
@@ -43,10 +43,10 @@ export interface Asset {
 
 let assets: Map<string, Asset> | undefined;
 
-/** The page's files by name, built once (the envelope is transpiled on first use). */
+/** The page's files by name (the envelope was transpiled when kz was built). */
 function loadAssets(): Map<string, Asset> {
   if (assets) return assets;
-  const envelopeJs = new Bun.Transpiler({ loader: "ts", target: "browser" }).transformSync(text(envelopeText));
+  const envelopeJs: string = envelopeBrowserJs();
   assets = new Map([
     ["share.css", { body: text(cssText), type: "text/css; charset=utf-8" }],
     ["share.js", { body: text(scriptText), type: "text/javascript; charset=utf-8" }],

@@ -1,6 +1,6 @@
 // The share envelope: how `kz share`, the server's MCP `share` tool and the share page encrypt and decrypt
 // a one-time share. WebCrypto only and no imports, so the very same file is transpiled and served to the
-// browser page (src/server/share-assets.ts): the page's decrypt is this code, not a copy of it.
+// browser page (src/web/envelope-js.ts, a build-time macro): the page's decrypt is this code, not a copy of it.
 //
 // A fresh 256-bit key K (it travels only in the link's fragment) and, optionally, a passphrase P:
 //   kp  = PBKDF2-SHA256(NFC(P), salt, 600 000 iterations, 256 bits)            (only with a passphrase)
