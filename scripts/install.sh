@@ -25,6 +25,7 @@ base=${KZ_INSTALL_BASE:-https://github.com/keyzero-dev/kz/releases}
 base=${base%/}
 version=${KZ_VERSION:-}
 version=${version#v}
+case $version in *[!0-9A-Za-z.+-]*) err "KZ_VERSION must look like 0.1.0 (got \"$version\")" ;; esac
 dir=${KZ_INSTALL_DIR:-}
 if [ -z "$dir" ]; then
   [ -n "${HOME:-}" ] || err "HOME is not set; set KZ_INSTALL_DIR to the folder to install kz into"
@@ -57,9 +58,9 @@ if [ "$os" = linux ]; then
 fi
 
 if command -v curl >/dev/null 2>&1; then
-  fetch() { curl -fsSL -o "$2" "$1" || err "download failed: $1"; }
+  fetch() { why=$(curl -fsSL -o "$2" "$1" 2>&1) || err "download failed: $1 (${why#curl: })"; }
 elif command -v wget >/dev/null 2>&1; then
-  fetch() { wget -q -O "$2" "$1" || err "download failed: $1"; }
+  fetch() { why=$(wget -q -O "$2" "$1" 2>&1) || err "download failed: $1${why:+ ($why)}"; }
 else
   err "neither curl nor wget found; install one and re-run"
 fi
