@@ -10,6 +10,7 @@ import { MintError, type TokenMinter } from "../identity/mint.ts";
 import type { RevocationStore } from "../identity/revocation.ts";
 import type { CallerIdentity } from "../mcp/host.ts";
 import { AccessError, type AccessService } from "./access.ts";
+import { StateUnavailableError } from "../state/types.ts";
 import { actionField, INCOMPLETE_BODY, onlyFields, optionalString, readJsonObject, secretField } from "./api-body.ts";
 import type { BundleState } from "./bundle-state.ts";
 import type { Metrics } from "./metrics.ts";
@@ -72,6 +73,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
     if (c.req.raw.signal.aborted) {
       deps.log(`client ${c.env.client} hung up mid-request on ${c.req.method} ${c.req.path} (400 ${INCOMPLETE_BODY})`);
       return errorResponse(c, new AccessError(400, INCOMPLETE_BODY, "the client closed the connection before the request was complete"), metrics);
+    }
+    // The shared state (SQLite or Redis) failed: 503, nothing revealed; decisions that need no state go on.
+    if (error instanceof StateUnavailableError) {
+      deps.log(`${c.req.method} ${c.req.path}: ${String(error.message).split("\n")[0]}`);
+      return errorResponse(c, new AccessError(503, "state_unavailable", "the server's state is unavailable; nothing was revealed — try again shortly"), metrics);
     }
     // Unexpected: log the class and first line only (a stack can hold request data), answer generically.
     deps.log(`internal error on ${c.req.method} ${c.req.path}: ${error.name}: ${String(error.message).split("\n")[0]}`);
