@@ -7,6 +7,7 @@ import { type CallContext, type ToolOutcome, listSecrets, resolveSecret } from "
 import { ErrorCode, type JsonRpcRequest, type JsonRpcResponse, classify, failure, success } from "./jsonrpc.ts";
 import { parseFetchArgs, parseListArgs, parseResolveArgs, toolDefinitions } from "./tools.ts";
 import { allowsBatches, negotiateVersion } from "./versions.ts";
+import { SHARE_TOOL, parseShareArgs } from "./share-tool-definition.ts";
 import { parseQueryArgs, queryToolDefinition } from "./query-args.ts";
 
 const INSTRUCTIONS =
@@ -34,7 +35,7 @@ export async function handleRequest(request: JsonRpcRequest, ctx: CallContext, s
     case "ping":
       return success(request.id, {});
     case "tools/list":
-      return success(request.id, { tools: [...toolDefinitions(ctx.limits.maxResponseBytes), queryToolDefinition(ctx.host.querySettings?.().maxRows)] });
+      return success(request.id, { tools: [...toolDefinitions(ctx.limits.maxResponseBytes), queryToolDefinition(ctx.host.querySettings?.().maxRows), SHARE_TOOL] });
     case "tools/call":
       return callTool(request, params, ctx);
     default:
@@ -58,7 +59,7 @@ async function callTool(request: JsonRpcRequest, params: Record<string, unknown>
   return success(request.id, toolResult(outcome));
 }
 
-const TOOL_NAMES = ["list_secrets", "resolve", "fetch", "query"];
+const TOOL_NAMES = ["list_secrets", "resolve", "fetch", "query", "share"];
 /** query's code (Bun's SQL client, bun:sqlite, the masker) loads on the first query, once. */
 let queryModule: Promise<typeof import("./query.ts")> | undefined;
 /** fetch's code (the rewrite engine, TLS upstreams) loads on the first fetch, once. */
@@ -74,6 +75,12 @@ async function runTool(name: string, args: unknown, ctx: CallContext): Promise<T
     case "resolve": {
       const parsed = parseResolveArgs(args);
       return parsed.ok ? resolveSecret(parsed.args, ctx) : { ok: false, message: parsed.message };
+    }
+    case "share": {
+      const parsed = parseShareArgs(args);
+      if (!parsed.ok) return { ok: false, message: parsed.message };
+      const { shareTool } = await import("./share-tool.ts");
+      return shareTool(parsed.args, ctx);
     }
     case "query": {
       const parsed = parseQueryArgs(args, ctx.host.querySettings?.().maxRows);

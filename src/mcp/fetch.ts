@@ -10,6 +10,10 @@
 //   5. The SSRF guard on the address actually dialled (a `resolve` pin's target included).
 //   6. Values fetched; planRequest again with the real table does the swap; the request goes out pinned
 //      to the checked address (roundtrip.ts); the response is masked by the echo rewriter (fetch-result.ts).
+// The caller's own captured secrets (captured.ts) take part like bundle secrets — by `secret` or token,
+// bound to their hosts — except that ownership, not policy, decides them (each use is audited). With
+// `capture`, everything that can be checked before the request is (names, hosts, state), and capture.ts
+// takes the response.
 
 import { bindingProblem } from "../blind/hosts.ts";
 import { HttpError, serializeRequestHead } from "../blind/http1.ts";
@@ -23,7 +27,10 @@ import type { Placement } from "../config/placement.ts";
 import type { SecretSpec } from "../config/types.ts";
 import { SecretValue } from "../secret.ts";
 import { type CallContext, type ToolOutcome, ok, refuse } from "./calls.ts";
+import { captureResponse } from "./capture.ts";
+import { type CapturedEntry, MAX_CAPTURED_PER_OWNER, auditCaptured, callerCaptured, destinationPattern, ownerOf, statefulOf, uncoveredHost } from "./captured.ts";
 import { buildFetchResult } from "./fetch-result.ts";
+import { parseHostPattern } from "../blind/hosts.ts";
 import { type Pin, RoundTripError, TimedOut, pooledRoundTrip } from "./roundtrip.ts";
 import { checkedAddress } from "./ssrf.ts";
 import { FetchSettingsError } from "./state.ts";
@@ -97,17 +104,40 @@ function secretsUsed(dest: Destination, head: RequestHead, body: Uint8Array | nu
 }
 
 /** Each used secret may go to `dest` (its hosts, TLS rule); their token-table entries, or why not. */
-function boundSecrets(dest: Destination, used: string[], specs: readonly SecretSpec[], tokenFor: (name: string) => string) {
+function boundSecrets(dest: Destination, used: string[], specs: readonly SecretSpec[], captured: readonly CapturedEntry[], tokenFor: (name: string) => string) {
   const bound: { name: string; token: string; hosts: string[]; swap?: Placement[] }[] = [];
   for (const name of used) {
     const spec = specs.find((s) => s.name === name);
-    const hosts = spec?.hosts ?? [];
-    if (hosts.length === 0) return `${name} has no hosts in the bundle, so it cannot be sent anywhere`;
+    const mine = spec ? undefined : captured.find((c) => c.name === name);
+    const hosts = spec?.hosts ?? mine?.hosts ?? [];
+    if (hosts.length === 0) {
+      return mine
+        ? `${name} is a captured secret bound to no host, so it cannot be sent anywhere (it can be shared; capture it with hosts to use it in fetch)`
+        : `${name} has no hosts in the bundle, so it cannot be sent anywhere`;
+    }
     const problem = bindingProblem(dest, { name, hosts });
     if (problem) return problem;
-    bound.push({ name, token: tokenFor(name), hosts, ...(spec?.swap ? { swap: spec.swap } : {}) });
+    bound.push({ name, token: mine ? mine.token : tokenFor(name), hosts, ...(spec?.swap ? { swap: spec.swap } : {}) });
   }
   return bound;
+}
+
+/** Why `capture` cannot be done for this request, checked before it is sent; undefined when it can. */
+async function captureProblem(args: FetchArgs, ctx: CallContext, dest: Destination, specs: readonly SecretSpec[], captured: readonly CapturedEntry[], boundHosts: string[]) {
+  const stateful = statefulOf(ctx);
+  if (!stateful) return "this kz server keeps no state, so it cannot capture";
+  if (!ownerOf(ctx.identity)) return "your token has no subject (sub), so a captured secret could not be yours alone";
+  const parents = [destinationPattern(dest), ...boundHosts.map((h) => parseHostPattern(h))];
+  for (const spec of args.capture ?? []) {
+    if (specs.some((s) => s.name === spec.as)) return `capture: ${spec.as} is the name of a secret in the bundle; pick another name`;
+    const wider = uncoveredHost(spec.hosts, parents);
+    if (wider !== undefined) {
+      return `capture: ${spec.as} may not be bound to ${wider}: a captured secret may go only to this request's host or where the secrets it used may go`;
+    }
+  }
+  const names = new Set([...captured.map((c) => c.name), ...(args.capture ?? []).map((c) => c.as)]);
+  if (names.size > MAX_CAPTURED_PER_OWNER) return `capture: you would hold more than ${MAX_CAPTURED_PER_OWNER} captured secrets; let some expire first`;
+  return undefined;
 }
 
 /** Why a bound secret's token sits where its `swap` does not allow (the engine, with no value); else undefined. */
@@ -160,40 +190,79 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   const specs = host.secrets();
   const decision = { action: "fetch" as const, host: dest.host, method: args.method, path: target.path };
 
+  // The caller's own captured secrets (none without server state).
+  let captured: CapturedEntry[] = [];
+  let stateProblem: string | undefined;
+  try {
+    captured = await callerCaptured(ctx, specs);
+  } catch {
+    stateProblem = "server state is unavailable, so captured secrets cannot be used or made";
+  }
+  if (args.capture && stateProblem) return refuse(`fetch: ${stateProblem}`);
+  const isCaptured = (name: string) => !specs.some((s) => s.name === name) && captured.some((c) => c.name === name);
+  /** A decision for a bundle secret; for a captured one, an audit record of its use (ownership decides). */
+  const record = (name: string, refused?: string): { allow: boolean; reason: string; decisionId: string } => {
+    if (!isCaptured(name)) return host.decide(identity, name, refused === undefined ? decision : { ...decision, refused }, client);
+    try {
+      auditCaptured(ctx, statefulOf(ctx)!, refused === undefined ? "captured.used" : "captured.refused", {
+        name,
+        host: dest.host,
+        method: args.method,
+        path: target.path,
+        reason: refused ?? null,
+      });
+      return { allow: refused === undefined, reason: refused ?? "your own captured secret", decisionId: "" };
+    } catch {
+      return { allow: false, reason: "the audit log cannot be written, so no decision is made", decisionId: "" };
+    }
+  };
+
   // 1. The request as asked for.
-  if (args.secret !== undefined && !specs.some((s) => s.name === args.secret)) {
+  const injectedCapture = args.secret !== undefined && isCaptured(args.secret) ? captured.find((c) => c.name === args.secret) : undefined;
+  if (args.secret !== undefined && !specs.some((s) => s.name === args.secret) && !injectedCapture) {
+    if (stateProblem) return refuse(`fetch: ${stateProblem}`);
     host.decide(identity, args.secret, decision, client); // audited like any other attempt
     return refuse(`fetch: no secret named ${JSON.stringify(args.secret.slice(0, 100))}; list_secrets shows the ones you may use`);
   }
   const injected = args.secret !== undefined ? specs.find((s) => s.name === args.secret) : undefined;
-  const { head, body } = requestHead(args, target, injected ? injectionHeader(injected.inject, state.tokens.tokenFor(injected.name)) : undefined);
+  const injection = injected
+    ? injectionHeader(injected.inject, state.tokens.tokenFor(injected.name))
+    : injectedCapture
+      ? injectionHeader(undefined, injectedCapture.token)
+      : undefined;
+  const { head, body } = requestHead(args, target, injection);
 
   // 2. Which secrets it uses.
-  const used = secretsUsed(dest, head, body, state.tokens.discoveryTable());
+  const used = secretsUsed(dest, head, body, state.tokens.discoveryTableWith(captured));
   if (isRefusal(used)) {
-    if (used.secret) host.decide(identity, used.secret, decision, client);
+    if (used.secret) record(used.secret);
     return refuse(`fetch refused: ${used.reason}`);
   }
   if (used.length === 0) {
+    if (stateProblem) return refuse(`fetch: ${stateProblem}`);
     return refuse("fetch: the request uses no secret — pass `secret`, or put a token from `resolve` in the URL, a header or the body");
   }
 
   // 3. Blind mode's host rule, before any policy: a token headed to a host its secret is not bound to is
   // refused whatever the policies say, and recorded as a deny for every secret the request uses.
-  const bound = boundSecrets(dest, used, specs, (name) => state.tokens.tokenFor(name));
+  const bound = boundSecrets(dest, used, specs, captured, (name) => state.tokens.tokenFor(name));
   if (typeof bound === "string") {
-    for (const name of used) host.decide(identity, name, { ...decision, refused: bound }, client);
+    for (const name of used) record(name, bound);
     return refuse(`fetch refused: ${bound}`);
   }
   const misplaced = misplacement(dest, head, body, bound);
   if (misplaced) {
-    host.decide(identity, misplaced.secret, { ...decision, refused: misplaced.reason }, client);
+    record(misplaced.secret, misplaced.reason);
     return refuse(`fetch refused: ${misplaced.reason}`);
+  }
+  if (args.capture) {
+    const problem = await captureProblem(args, ctx, dest, specs, captured, bound.flatMap((b) => b.hosts));
+    if (problem) return refuse(`fetch: ${problem} (nothing was sent)`);
   }
 
   // 4. Policy, for every secret (each decision is an audit record).
   const denied = used.flatMap((name) => {
-    const verdict = host.decide(identity, name, decision, client);
+    const verdict = record(name);
     return verdict.allow ? [] : [`${name}: ${verdict.reason}${verdict.decisionId ? ` (decision ${verdict.decisionId})` : ""}`];
   });
   if (denied.length > 0) return refuse(`fetch denied by policy — ${denied.join("; ")}`);
@@ -212,7 +281,13 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   // 6. Values, the real swap, the exchange, the masked result.
   let values: SecretValue[];
   try {
-    values = await Promise.all(bound.map((b) => host.value(b.name)));
+    const owner = ownerOf(identity)!;
+    values = await Promise.all(
+      bound.map((b) => {
+        const mine = isCaptured(b.name) ? captured.find((c) => c.name === b.name) : undefined;
+        return mine ? statefulOf(ctx)!.unseal(mine.stored.sealed, owner, mine.name) : host.value(b.name);
+      }),
+    );
   } catch (error) {
     return refuse(`fetch: cannot read a secret from its provider: ${describeError(error)}`);
   }
@@ -228,6 +303,10 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   const margin = longestForm(table.secrets, request.produced);
   try {
     const raw = await pooledRoundTrip(state.upstreams, pin, { ...request, method: args.method }, limits.maxResponseBytes + margin, limits.fetchTimeoutMs);
+    if (args.capture) {
+      const run = { ctx, stateful: statefulOf(ctx)!, owner: ownerOf(identity)!, dest, requestSecrets: table.secrets, produced: request.produced };
+      return await captureResponse(raw, args.capture, { ...run, limit: limits.maxResponseBytes, margin });
+    }
     return ok(buildFetchResult(raw, echoRewriter(table.secrets, request.produced), limits.maxResponseBytes, margin));
   } catch (error) {
     if (error instanceof TimedOut) return refuse(`fetch: ${dest.host} did not answer within ${error.ms} ms`);

@@ -6,6 +6,7 @@
 import type { FetchSettings, QuerySettings, RequestAction } from "../config/bundle.ts";
 import type { SecretSpec } from "../config/types.ts";
 import type { SecretValue } from "../secret.ts";
+import type { StatefulHost } from "./stateful.ts";
 
 /** A caller whose JWT verified. */
 export interface CallerIdentity {
@@ -21,7 +22,7 @@ export type AuthResult =
   | { ok: false; status: 401 | 503; code: string; message: string };
 
 export interface AccessRequest {
-  action: Extract<RequestAction, "resolve" | "fetch" | "query">;
+  action: Extract<RequestAction, "resolve" | "fetch" | "share" | "query">;
   /** `query` only: whether the statement may write (CEL `request.write`). */
   write?: boolean;
   host?: string;
@@ -64,4 +65,6 @@ export interface McpHost {
   querySettings?(): QuerySettings;
   /** Appends a tool's own audit record (e.g. a query's outcome). Throws when the log cannot be written. */
   record?(fields: Record<string, string | number | boolean | null>): void;
+  /** Server state for captured secrets and `share` (stateful.ts); absent or undefined: those are refused. */
+  stateful?(): StatefulHost | undefined;
 }

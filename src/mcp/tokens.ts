@@ -31,6 +31,16 @@ export class McpTokens {
     return token;
   }
 
+  /** The discovery table plus `extra` tokens (the caller's captured secrets), built per request. */
+  discoveryTableWith(extra: readonly { name: string; token: string }[]): TokenTable {
+    if (extra.length === 0) return this.discoveryTable();
+    const names = new Set(extra.map((e) => e.name));
+    const entries = [...this.#byName].filter(([name]) => !names.has(name)).map(([name, token]) => ({ name, token }));
+    return new TokenTable(
+      [...entries, ...extra].map(({ name, token }): BlindSecret => ({ name, token, value: NO_VALUE, hosts: ["*"], swap: PLACEMENTS })),
+    );
+  }
+
   /** Every minted token, as a TokenTable that lets each go anywhere and swaps in nothing (see header). */
   discoveryTable(): TokenTable {
     this.#discovery ??= new TokenTable(

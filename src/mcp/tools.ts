@@ -3,6 +3,8 @@
 // values (a bad argument is a tool error the model can correct, not a protocol error). Pure data and
 // validation; running the tools is calls.ts and fetch.ts.
 
+import { type CaptureSpec, CAPTURE_INPUT_SCHEMA, CAPTURED_OUTPUT_SCHEMA, parseCapture } from "./capture-args.ts";
+
 export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024;
 
 /** Request headers kz sets or refuses to forward: framing, hop-by-hop, and the proxy's own. */
@@ -49,7 +51,12 @@ export function toolDefinitions(maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): 
             type: "array",
             items: {
               type: "object",
-              properties: { name: { type: "string" }, hosts: { type: "array", items: { type: "string" } } },
+              properties: {
+                name: { type: "string" },
+                hosts: { type: "array", items: { type: "string" } },
+                captured: { type: "boolean", description: "A secret you captured with fetch … capture (yours alone)." },
+                expires_at: { type: "string", description: "When a captured secret is gone (ISO 8601)." },
+              },
               required: ["name", "hosts"],
             },
           },
@@ -122,6 +129,7 @@ export function toolDefinitions(maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): 
               "Name of a secret (see list_secrets) to send as `Authorization: Bearer <value>` (or the header the server configures for it). Leave it out when you place tokens yourself; " +
               "do not combine it with your own Authorization header.",
           },
+          capture: CAPTURE_INPUT_SCHEMA,
         },
         required: ["url"],
         additionalProperties: false,
@@ -135,6 +143,7 @@ export function toolDefinitions(maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): 
           body_encoding: { type: "string", enum: ["text", "base64"] },
           truncated: { type: "boolean" },
           note: { type: "string" },
+          captured: CAPTURED_OUTPUT_SCHEMA,
         },
         required: ["status", "headers", "body", "body_encoding", "truncated"],
       },
@@ -157,6 +166,8 @@ export interface FetchArgs {
   headers: [name: string, value: string][];
   body?: string;
   secret?: string;
+  /** Values to capture from the JSON response (capture-args.ts). */
+  capture?: CaptureSpec[];
 }
 
 type Parsed<T> = { ok: true; args: T } | { ok: false; message: string };
@@ -195,7 +206,7 @@ export function parseFetchArgs(value: unknown): Parsed<FetchArgs> {
   const fail = (message: string): Parsed<FetchArgs> => ({ ok: false, message: `fetch: ${message}` });
   const args = argsObject(value, "fetch");
   if (typeof args === "string") return { ok: false, message: args };
-  const extra = unknownKeys(args, ["url", "method", "headers", "body", "secret"], "fetch");
+  const extra = unknownKeys(args, ["url", "method", "headers", "body", "secret", "capture"], "fetch");
   if (extra) return { ok: false, message: extra };
   if (typeof args.url !== "string" || args.url === "") return fail('"url" must be an absolute https:// URL');
 
@@ -232,8 +243,22 @@ export function parseFetchArgs(value: unknown): Parsed<FetchArgs> {
     secret = args.secret;
   }
 
+  let capture: CaptureSpec[] | undefined;
+  if (args.capture !== undefined) {
+    const parsed = parseCapture(args.capture);
+    if (typeof parsed === "string") return fail(parsed);
+    capture = parsed;
+  }
+
   return {
     ok: true,
-    args: { url: args.url, method, headers, ...(args.body !== undefined && args.body !== "" ? { body: args.body } : {}), ...(secret ? { secret } : {}) },
+    args: {
+      url: args.url,
+      method,
+      headers,
+      ...(args.body !== undefined && args.body !== "" ? { body: args.body } : {}),
+      ...(secret ? { secret } : {}),
+      ...(capture ? { capture } : {}),
+    },
   };
 }

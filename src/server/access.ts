@@ -9,6 +9,7 @@ import type { AuditLog } from "../audit/log.ts";
 import type { FetchSettings, QuerySettings } from "../config/bundle.ts";
 import type { SecretSpec } from "../config/types.ts";
 import type { AccessDecision, AccessRequest, AuthResult, CallerIdentity, McpHost } from "../mcp/host.ts";
+import type { StatefulHost } from "../mcp/stateful.ts";
 import { decide, PreparedIdentity, type Decision, type DecisionRequest } from "../policy/engine.ts";
 import { scopeOf } from "../identity/mint.ts";
 import { resolveSecrets } from "../resolve/resolve.ts";
@@ -116,6 +117,17 @@ export class AccessService implements McpHost {
 
   allowedOrigins(): readonly string[] {
     return this.state().set.bundle.mcp.allowedOrigins;
+  }
+
+  #stateful: StatefulHost | undefined;
+
+  /** Gives the MCP tools the server state (captured secrets, share): src/server/mcp-stateful.ts. */
+  attachStateful(stateful: StatefulHost): void {
+    this.#stateful = stateful;
+  }
+
+  stateful(): StatefulHost | undefined {
+    return this.#stateful;
   }
 
   querySettings(): QuerySettings {

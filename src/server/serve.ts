@@ -156,7 +156,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     let mcp: Parameters<typeof createApp>[0]["mcp"];
     if (options.mcp) {
       const { mountMcp } = await import("./mcp-mount.ts");
-      mcp = mountMcp(access, () => holder.current, publicUrl);
+      mcp = mountMcp(access, () => holder.current, publicUrl, core);
     }
     const app = createApp({ access, state: () => holder.current, metrics, audit, minter, revocations, version: options.version, log, mcp, shares: { state: core.state, publicUrl } });
     handler = (request, client) => app.fetch(request, { client });

@@ -27,6 +27,8 @@ export async function serveStdio(options: StdioOptions): Promise<number> {
   const onHup = () => void core.holder.reload("SIGHUP");
   process.on("SIGHUP", onHup);
   const out = fdSink(1);
+  const { statefulHost } = await import("./mcp-stateful.ts");
+  core.access.attachStateful(statefulHost({ state: core.state, stateKey: core.stateKey, audit: core.audit, publicUrl: "urn:kz:stdio" }));
   log(`serving MCP on stdio — bundle ${core.holder.current.set.bundle.file}; audit → ${core.audit.path}`);
   try {
     await serveMcpStdio(

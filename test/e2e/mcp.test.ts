@@ -105,7 +105,7 @@ async function call(client: Client, name: string, args: Record<string, unknown> 
 describe("Streamable HTTP", () => {
   test("list tools; resolve gives a token, never the value", async () => {
     const client = await connect(open.server, await jwt("agent"));
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch"]);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query", "share"]);
     expect((await call(client, "list_secrets")).structuredContent).toEqual({
       secrets: [
         { name: "API_KEY", hosts: ["api.example.test"] },
@@ -236,7 +236,7 @@ describe("stdio", () => {
     const client = new Client({ name: "kz-e2e-stdio", version: "1.0.0" });
     try {
       await client.connect(transport);
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch"]);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query", "share"]);
       const { token } = (await call(client, "resolve", { name: "API_KEY" })).structuredContent;
       const before = upstream.requests.length;
       const result = await call(client, "fetch", { url: `https://api.example.test/echo?key=${token}` });

@@ -19,7 +19,7 @@ describe("definitions", () => {
 
   test("fetch's schema names its arguments, requires only url, and states the size limit", () => {
     const fetch = tools.find((t) => t.name === "fetch")!;
-    expect(Object.keys((fetch.inputSchema as { properties: object }).properties)).toEqual(["url", "method", "headers", "body", "secret"]);
+    expect(Object.keys((fetch.inputSchema as { properties: object }).properties)).toEqual(["url", "method", "headers", "body", "secret", "capture"]);
     expect(fetch.inputSchema.required).toEqual(["url"]);
     expect(fetch.description).toContain("1000 bytes");
     expect(fetch.description).toContain("Authorization: Bearer");

@@ -5,7 +5,9 @@
 //
 // Routes: /echo (the request back as JSON), /sse + /sse-ack (an event stream whose second event waits
 // for the client to acknowledge the first), /download?bytes=N[&chunked=1], /upload (a sink that hashes
-// what it receives), /ws (WebSocket echo).
+// what it receives), /ws (WebSocket echo), /credentials[?bytes=N] (creates a user: JSON with a fresh random
+// password of N characters, default 32, also percent-encoded in a connection URL, base64 in a Basic
+// credential and raw in X-Request-Id; each password kept in `credentials`).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +41,8 @@ export interface HttpsUpstream {
   requests: RecordedRequest[];
   /** sha256 (hex) of each /download body sent, in order. */
   downloads: string[];
+  /** Each password /credentials created, in order. */
+  credentials: string[];
   stop(): void;
 }
 
@@ -68,6 +72,7 @@ export async function startHttpsUpstream(options: { hostnames?: string[] } = {})
   const caFile = join(dir, "ca.pem");
   const requests: RecordedRequest[] = [];
   const downloads: string[] = [];
+  const credentials: string[] = [];
   const sseAcks = new Map<string, () => void>();
   const payloads = new Map<number, Buffer>();
 
@@ -108,6 +113,22 @@ export async function startHttpsUpstream(options: { hostnames?: string[] } = {})
         return new Response("expected a WebSocket upgrade", { status: 400 });
       case "/echo":
         return Response.json({ ...recorded, body: recorded.body.toString("utf8") });
+      case "/credentials": {
+        // Hex, then characters each encoding treats differently (so raw, percent and base64 forms all differ).
+        const bytes = Number(url.searchParams.get("bytes") ?? "32");
+        const password = `${randomBytes(Math.ceil(bytes / 2)).toString("hex").slice(0, Math.max(bytes - 4, 0))}!&/=`.slice(0, bytes);
+        credentials.push(password);
+        const user = `app_${credentials.length}`;
+        return Response.json(
+          {
+            id: credentials.length,
+            user: { name: user, password },
+            connection: `postgres://${user}:${encodeURIComponent(password)}@db.internal:5432/app`,
+            basic: Buffer.from(`${user}:${password}`).toString("base64"),
+          },
+          { status: 201, headers: { "x-request-id": password } },
+        );
+      }
       case "/upload":
         return Response.json({ bytes: length, sha256: recorded.bodySha256 });
       case "/download": {
@@ -176,6 +197,7 @@ export async function startHttpsUpstream(options: { hostnames?: string[] } = {})
     caFile,
     requests,
     downloads,
+    credentials,
     stop() {
       https.stop(true);
       http.stop(true);

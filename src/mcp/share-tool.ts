@@ -1,0 +1,93 @@
+// The MCP `share` tool: hand a secret to a person as a one-time link, without the value passing through
+// the agent. The server reads the value itself — a bundle secret (policy action "share") or one of the
+// caller's own captured secrets — encrypts it with the share envelope (src/share/envelope.ts) under a
+// fresh key, stores the ciphertext as POST /v1/shares does, and returns only the link.
+//
+// The link carries the key in its fragment: whoever holds the link can open it once, the agent included.
+// kz cannot stop an agent from opening a link it was given; it makes doing so visible instead:
+//   - an agent's share opens exactly once (views: 1): if the agent opens it, the person gets "already
+//     opened" and knows the value was seen — and the open is in the audit log with its client address;
+//   - sharing a captured secret hands it off: the captured secret is removed in the same step, so exactly
+//     one link for it ever exists — an agent cannot keep a second link to peek with;
+//   - every share is audited (share.created, with creator and secret name; never key, link or value).
+
+import type { ShareArgs } from "./share-tool-definition.ts";
+import { type CallContext, type ToolOutcome, decisionRef, ok, refuse } from "./calls.ts";
+import { auditCaptured, callerCaptured, ownerOf, statefulOf } from "./captured.ts";
+import type { SecretValue } from "../secret.ts";
+
+export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<ToolOutcome> {
+  const stateful = statefulOf(ctx);
+  if (!stateful) return refuse("share: this kz server keeps no state, so it cannot create share links");
+  if (!/^https?:\/\//.test(stateful.publicUrl)) return refuse("share: this kz server has no public URL (it serves MCP over stdio), so it cannot build a link a person could open");
+  const { host, identity, client } = ctx;
+  const name = args.secret;
+
+  let value: SecretValue;
+  let retire: (() => Promise<void>) | undefined;
+  let restore: (() => Promise<void>) | undefined;
+  if (host.secrets().some((s) => s.name === name)) {
+    const decision = host.decide(identity, name, { action: "share" }, client);
+    if (!decision.allow) return refuse(`share: ${name} is not allowed for you to share (${decision.reason}${decisionRef(decision.decisionId)})`);
+    try {
+      value = await host.value(name);
+    } catch (error) {
+      const e = error as Error;
+      return refuse(`share: ${e?.name === "AccessError" ? e.message : `cannot read ${name} (${e?.name ?? "error"})`}`);
+    }
+  } else {
+    const owner = ownerOf(identity);
+    let mine;
+    try {
+      mine = owner ? (await callerCaptured(ctx, host.secrets())).find((c) => c.name === name) : undefined;
+    } catch {
+      return refuse("share: server state is unavailable; nothing was shared");
+    }
+    if (!mine || !owner) {
+      host.decide(identity, name, { action: "share" }, client); // an unknown name, audited like any other attempt
+      return refuse(`share: no secret named ${JSON.stringify(name.slice(0, 100))}; list_secrets shows the ones you may share`);
+    }
+    try {
+      value = await stateful.unseal(mine.stored.sealed, owner, name);
+    } catch {
+      return refuse(`share: ${name} could not be opened (the server's state key changed?); nothing was shared`);
+    }
+    // Handed off: the captured secret expires now (the store replaces it), so no second link can be made.
+    const stored = mine.stored;
+    retire = () => stateful.captured.put({ ...stored, expiresAt: stateful.now() });
+    restore = () => stateful.captured.put(stored);
+  }
+
+  const { sealShare, shareLink } = await import("../share/envelope.ts");
+  const sealed = await sealShare(new TextEncoder().encode(value.reveal()));
+  const expiresAt = stateful.now() + args.expiresIn * 1000;
+  const why = (error: unknown) => ((error as Error)?.name === "StateUnavailableError" ? "server state is unavailable" : "the audit log or the state could not be written");
+  // A captured secret is retired first (fail closed: never two links), and restored if no link is made.
+  try {
+    await retire?.();
+  } catch (error) {
+    return refuse(`share: ${why(error)}; no link was made`);
+  }
+  let id: string;
+  try {
+    ({ id } = await stateful.createShare(identity, { ciphertext: sealed.ciphertext, views: 1, expiresAt, passphrase: false, secret: name }, client));
+  } catch (error) {
+    await restore?.().catch(() => undefined);
+    return refuse(`share: ${why(error)}; no link was made`);
+  }
+  if (retire) {
+    try {
+      auditCaptured(ctx, stateful, "captured.shared", { name });
+    } catch {
+      // share.created is recorded already; this record only adds that the capture was handed off.
+    }
+  }
+  return ok({
+    link: shareLink(stateful.publicUrl, id, sealed.key),
+    expires_at: new Date(expiresAt).toISOString(),
+    views: 1,
+    note:
+      "Give this link to the person it is for and do not open it yourself: it opens once, and an earlier opening shows them " +
+      `"already opened".${retire ? ` ${name} was handed over and is no longer among your captured secrets.` : ""}`,
+  });
+}
