@@ -2,7 +2,9 @@
 // understands, and the ref schemes that infer it in shorthand form. Plain data, so validating a config
 // never loads a provider's code (the AWS SDK stays unloaded until a secret needs it).
 
-export type SettingKind = "string" | "boolean" | "integer" | "table";
+import { checkStsSettings } from "./aws-sts-settings.ts";
+
+export type SettingKind = "string" | "boolean" | "integer" | "table" | "strings";
 
 export interface ProviderSchema {
   settings: Record<string, SettingKind>;
@@ -15,6 +17,8 @@ export interface ProviderSchema {
   secretKeys?: string[];
   /** Whether `ref` may be omitted (it then defaults to the secret's name). */
   refDefaultsToName?: boolean;
+  /** A pure check of the settings beyond their kinds: the first wrong key and why. */
+  check?: (settings: Record<string, unknown>) => { key: string; message: string } | undefined;
 }
 
 const timeout = { timeout_ms: "integer" } as const;
@@ -49,6 +53,24 @@ export const providerSchemas: Record<string, ProviderSchema> = {
     settings: { region: "string", profile: "string", endpoint: "string", ...timeout },
     schemes: ["aws-sm://", "arn:aws:secretsmanager:"],
     secretKeys: ["version_stage"],
+  },
+  "aws-sts": {
+    settings: {
+      role_arn: "string",
+      session_policy: "string",
+      policy_arns: "strings",
+      duration: "string",
+      external_id: "string",
+      source_profile: "string",
+      region: "string",
+      endpoint: "string",
+      session_name: "string",
+      ...timeout,
+    },
+    schemes: [],
+    // ref: the role ARN for this secret (default: role_arn); left out, it is the secret's name and unused.
+    refDefaultsToName: true,
+    check: checkStsSettings,
   },
   kz: {
     settings: { url: "string", token_file: "string", token_env: "string", ca_file: "string", ...timeout },

@@ -97,6 +97,8 @@ export class DocValidator {
         return Number(value);
       case "table":
         return this.table(value, path);
+      case "strings":
+        return this.stringList(value, path);
     }
   }
 
@@ -116,6 +118,8 @@ export class DocValidator {
         const nested = schema.tables?.[key];
         if (nested) this.subTable(name, key, checked[key] as Record<string, unknown>, nested, [...path, name, key]);
       }
+      const problem = schema.check?.(checked);
+      if (problem) this.fail([...path, name, problem.key], problem.message);
       out[name] = checked;
     }
     return out;

@@ -17,6 +17,7 @@ export const providerLoaders: Record<string, Loader> = {
   "1password": () => import("./onepassword.ts"),
   vault: () => import("./vault.ts"),
   "aws-sm": () => import("./aws-sm.ts"),
+  "aws-sts": () => import("./aws-sts.ts"),
   kz: () => import("./kz.ts"),
 };
 
