@@ -10,10 +10,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { openShare } from "../../src/share/envelope.ts";
 import { SqliteState } from "../../src/state/sqlite.ts";
-import { Sandbox } from "../helpers/kz.ts";
+import { KZ, Sandbox } from "../helpers/kz.ts";
 import { identityKey, identityToken, ServerProcess, writeIssuer, type IdentityKey } from "../helpers/server.ts";
 import { startHttpsUpstream, type HttpsUpstream } from "../servers/https-upstream.ts";
 
@@ -267,6 +268,20 @@ describe("what a prompt-injected agent would try", () => {
     expect(await names()).not.toContain("LAUNDERED");
   });
 
+  test("a value holding a kz token (here another owner's, echoed back) is not kept", async () => {
+    const bobs = await captureCreds(await connect("bob-2"), [{ pointer: "/user/password", as: "BOBS", hosts: ["api.example.test"] }]);
+    const token = bobs.structuredContent.captured[0].token;
+    const result = await call(eve, "fetch", {
+      url: "https://api.example.test/echo",
+      secret: "ADMIN_KEY",
+      headers: { "X-Carried": `carried ${token}` },
+      capture: [{ pointer: "/headers/x-carried", as: "CARRIED" }],
+    });
+    expect(result.isError).toBe(true);
+    expect(result.content[0].text).toContain("holds a kz token");
+    expect(await names()).not.toContain("CARRIED");
+  });
+
   test("a name that shadows a bundle secret, smuggles a token or a path is refused before anything is sent", async () => {
     const before = upstream.requests.length;
     for (const [as, message] of [
@@ -315,5 +330,36 @@ describe("what a prompt-injected agent would try", () => {
 
     const all = await names();
     for (const name of ["TTL", "MISSING", "NOT_JSON", "HUGE", "P0"]) expect(all).not.toContain(name);
+  });
+});
+
+describe("over stdio", () => {
+  test("capture and use work; share is refused (no public URL to build a link on)", async () => {
+    const transport = new StdioClientTransport({
+      command: KZ,
+      args: ["server", "start", "--bundle", join(dir, "bundle.yaml"), "--mcp", "--stdio"],
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, KZ_IDENTITY_TOKEN: await identityToken(key, { service: "agent", sub: "stdio-agent" }), ...VALUES },
+      stderr: "pipe",
+    });
+    const client = new Client({ name: "kz-capture-e2e-stdio", version: "1.0.0" });
+    try {
+      await client.connect(transport);
+      const captured = await call(client, "fetch", {
+        url: "https://api.example.test/credentials",
+        method: "POST",
+        secret: "ADMIN_KEY",
+        capture: [{ pointer: "/user/password", as: "STDIO_PASSWORD", hosts: ["api.example.test"] }],
+      });
+      expect(captured.isError).toBeUndefined();
+      const before = upstream.requests.length;
+      expect((await call(client, "fetch", { url: "https://api.example.test/echo", secret: "STDIO_PASSWORD" })).isError).toBeUndefined();
+      expect(upstream.requests[before]!.headers.authorization).toBe(`Bearer ${upstream.credentials.at(-1)}`);
+      const shared = await call(client, "share", { secret: "STDIO_PASSWORD" });
+      expect(shared.isError).toBe(true);
+      expect(shared.content[0].text).toContain("no public URL");
+    } finally {
+      await client.close();
+    }
   });
 });
