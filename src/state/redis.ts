@@ -165,8 +165,9 @@ export class RedisState implements ServerState {
     checkRedisUrl(url);
     this.#shown = redactUrl(url);
     this.#now = options.now ?? Date.now;
-    // No offline queue: a command while Redis is down fails at once instead of waiting for it.
-    this.#client = new RedisClient(url, { enableOfflineQueue: false, connectionTimeout: 2000, autoReconnect: true, maxRetries: 3 });
+    // No offline queue and no reconnect loop of the client's own: a command while Redis is down fails at
+    // once (the next one tries to connect again), instead of waiting out the client's retries.
+    this.#client = new RedisClient(url, { enableOfflineQueue: false, connectionTimeout: 2000, autoReconnect: false });
   }
 
   /** Connects to Redis; one that is unreachable now is logged, and requests needing state answer 503 until it is back. */
@@ -182,6 +183,7 @@ export class RedisState implements ServerState {
 
   async #ensureConnected(): Promise<void> {
     if (this.#client.connected) return;
+    // Calls arriving while a connection is being made share it (one dial, however many requests).
     this.#connecting ??= this.#client.connect().finally(() => (this.#connecting = undefined));
     try {
       await this.#connecting;

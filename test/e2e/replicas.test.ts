@@ -7,10 +7,10 @@
 // a token whose revocation cannot be checked is refused with 503 (fail closed), revealing nothing.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportPKCS8, generateKeyPair } from "jose";
-import { Sandbox } from "../helpers/kz.ts";
+import { KZ, Sandbox } from "../helpers/kz.ts";
 import { identityKey, identityToken, ServerProcess, writeIssuer, type IdentityKey } from "../helpers/server.ts";
 import { redisMissing, startRedis, type Redis } from "../servers/redis.ts";
 
@@ -198,5 +198,39 @@ describe("on one SQLite file", () => {
 
   test("the state file is 0600", () => {
     expect(statSync(join(c.sandbox.dir, "shared", "state.db")).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("start-up errors are one line", () => {
+  let key: IdentityKey;
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    key = await identityKey();
+    sandbox = new Sandbox();
+  });
+  afterAll(() => sandbox?.cleanup());
+
+  async function startFails(state: string): Promise<{ code: number; stderr: string }> {
+    const bundle = sandbox.write("bundle.yaml", `${writeIssuer(sandbox.dir, key)}audit: { path: ./audit.jsonl }\n${state}\n${policies}`);
+    const proc = Bun.spawn([KZ, "server", "start", "--listen", "127.0.0.1:0", "--bundle", bundle], { cwd: sandbox.dir, env: sandbox.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    return { code, stderr };
+  }
+
+  test("a state key readable by others, a state file in a missing directory, a file that is not SQLite", async () => {
+    const wide = sandbox.write("wide.key", `${"ab".repeat(32)}\n`);
+    chmodSync(wide, 0o644);
+    const cases: [string, RegExp][] = [
+      [`state:\n  key_file: ./wide.key`, /state key .*wide\.key is readable by other users \(mode 644\) — run: chmod 600/],
+      [`state:\n  path: ./no/such/dir/state.db`, /state file .*no\/such\/dir\/state\.db: its directory does not exist/],
+      [`state:\n  path: ./bundle.yaml`, /state file .*bundle\.yaml: not a usable SQLite database/],
+    ];
+    for (const [yaml, message] of cases) {
+      const { code, stderr } = await startFails(yaml);
+      expect(code).not.toBe(0);
+      expect(stderr).toMatch(message);
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).not.toContain("ab".repeat(32));
+    }
   });
 });
