@@ -12,7 +12,8 @@ import { parseQueryArgs, queryToolDefinition } from "./query-args.ts";
 
 const INSTRUCTIONS =
   "kz holds credentials for you and never reveals them. Use list_secrets to see which you may use, then either " +
-  "fetch with `secret` set, or resolve a secret to a token and place the token in a fetch request to one of its hosts.";
+  "fetch with `secret` set, or resolve a secret to a token and place the token in a fetch request to one of its hosts. " +
+  "When a response creates a credential, capture it (fetch … capture) instead of reading it, and give it to a person with share.";
 
 /** What a transport remembers between messages (stdio: the whole process; HTTP: nothing). */
 export interface SessionState {

@@ -42,7 +42,8 @@ export function toolDefinitions(maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): 
       description:
         "List the secrets this kz server lets you use: each entry is a secret's name and the hosts it may be sent to. " +
         "Values are never returned. Call this first to learn which names to pass to `resolve`, or to `fetch` as `secret`. " +
-        "A secret whose hosts list is empty cannot be used with `fetch`.",
+        "A secret whose hosts list is empty cannot be used with `fetch`. Secrets you captured (fetch … capture) are listed too, " +
+        "marked `captured: true` with their expiry; they are yours alone.",
       inputSchema: { type: "object", properties: {}, additionalProperties: false },
       outputSchema: {
         type: "object",
