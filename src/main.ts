@@ -1,8 +1,8 @@
 // kz's entry point, kept nearly import-free: `kz --version` answers before anything else loads, and
 // the rest of the CLI is pulled in with a synchronous require, which the bundler keeps in this chunk
 // (a dynamic import() costs several ms in a compiled binary; measured with scripts/bench/startup.ts).
-
-import { writeSync } from "node:fs";
+// No static import here: node:fs alone costs ~3–5 ms to load, which is what `--version` took over a
+// do-nothing Bun binary; console.log is native and writes synchronously.
 
 declare const KZ_BUILD_VERSION: string | undefined;
 declare const KZ_BUILD_COMMIT: string | undefined;
@@ -11,7 +11,7 @@ const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   // "kz 0.1.0 (abc1234)": the same line `kz version` prints (src/commands/version.ts).
   const commit = typeof KZ_BUILD_COMMIT === "string" ? ` (${KZ_BUILD_COMMIT})` : "";
-  writeSync(1, `kz ${typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev"}${commit}\n`);
+  console.log(`kz ${typeof KZ_BUILD_VERSION === "string" ? KZ_BUILD_VERSION : "dev"}${commit}`);
 } else {
   // Before anything is resolved: no same-user process may read kz's memory or environment.
   (require("./harden.ts") as typeof import("./harden.ts")).closeOwnProcess();
@@ -23,3 +23,5 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   const cli = require("./cli.ts") as typeof import("./cli.ts");
   process.exitCode = await cli.main(argv);
 }
+
+export {}; // a module (top-level await) with nothing to import

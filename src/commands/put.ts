@@ -49,7 +49,7 @@ $XDG_CONFIG_HOME/keyzero/local.key or KZ_LOCAL_KEY.`,
     const value = stdinIsTerminal() ? await readHidden(`Value for ${name}: `) : await readPipedStdin();
     if (value.length === 0) throw new KzError(`no value given for ${name}; nothing stored`);
     const existed = store.has(name);
-    store.set(name, value);
+    await store.set(name, value);
     writeStderr(`${paint(2, "green", existed ? "updated" : "stored")} ${name} in the local store\n`);
     return 0;
   },
@@ -71,7 +71,7 @@ async function putMissing(store: LocalStore, args: ReturnType<typeof parseArgs>)
       writeStderr(`skipped ${spec.ref}\n`);
       continue;
     }
-    store.set(spec.ref, value);
+    await store.set(spec.ref, value);
     writeStderr(`${paint(2, "green", "stored")} ${spec.ref}\n`);
   }
   return 0;

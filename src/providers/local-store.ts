@@ -2,8 +2,9 @@
 // 32-byte key, with the entry's name as associated data so ciphertexts cannot be swapped between names.
 // Data: $XDG_DATA_HOME/keyzero/store.json (0600). Key: KZ_LOCAL_KEY (64 hex characters) or
 // $XDG_CONFIG_HOME/keyzero/local.key (0600, created by the first `kz put`). Writes are atomic.
+// AES-GCM and the random bytes come from WebCrypto (native, the same BoringSSL as node:crypto): loading
+// node:crypto costs several ms of `kz run`'s start-up, and this module is on every run's path.
 
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -45,6 +46,9 @@ function assertPrivate(path: string): void {
   }
 }
 
+/** A Buffer as WebCrypto's BufferSource (Node's Buffer type allows a SharedArrayBuffer; ours never is one). */
+const bytes = (buffer: Buffer): Uint8Array<ArrayBuffer> => buffer as Uint8Array<ArrayBuffer>;
+
 function writePrivate(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
@@ -76,7 +80,7 @@ export class LocalStore {
       return parseHexKey(readFileSync(this.paths.key, "utf8"), this.paths.key);
     }
     if (!create) throw new KzError(`the local store has no key yet (${this.paths.key}) — add a secret with \`kz put NAME\``);
-    const key = randomBytes(32);
+    const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32)));
     writePrivate(this.paths.key, `${key.toString("hex")}\n`);
     return key;
   }
@@ -106,29 +110,34 @@ export class LocalStore {
     return name in this.read().secrets;
   }
 
-  get(name: string): SecretValue | undefined {
+  /** The AES-GCM key for WebCrypto, imported once per instance (not extractable). */
+  private cryptoKey?: Promise<CryptoKey>;
+
+  private aesKey(create: boolean): Promise<CryptoKey> {
+    this.cryptoKey ??= crypto.subtle.importKey("raw", bytes(this.key(create)), "AES-GCM", false, ["encrypt", "decrypt"]);
+    return this.cryptoKey;
+  }
+
+  async get(name: string): Promise<SecretValue | undefined> {
     const entry = this.read().secrets[name];
     if (!entry) return undefined;
-    const key = this.key(false);
+    const key = this.aesKey(false);
+    // WebCrypto takes the ciphertext with its 16-byte tag appended, as stored.
     const sealed = Buffer.from(entry.data, "base64");
     try {
-      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(entry.iv, "base64"));
-      decipher.setAAD(Buffer.from(name));
-      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-      const plain = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
-      return new SecretValue(plain.toString("utf8"));
+      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes(Buffer.from(entry.iv, "base64")), additionalData: bytes(Buffer.from(name)) }, await key, bytes(sealed));
+      return new SecretValue(Buffer.from(plain).toString("utf8"));
     } catch {
       throw new KzError(`local store entry ${name} cannot be decrypted — wrong key (KZ_LOCAL_KEY or ${this.paths.key}) or a tampered store`);
     }
   }
 
-  set(name: string, value: SecretValue): void {
-    const key = this.key(true);
+  async set(name: string, value: SecretValue): Promise<void> {
+    const key = await this.aesKey(true);
     const store = this.read();
-    const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", key, iv);
-    cipher.setAAD(Buffer.from(name));
-    const data = Buffer.concat([cipher.update(value.reveal(), "utf8"), cipher.final(), cipher.getAuthTag()]);
+    const iv = Buffer.from(crypto.getRandomValues(new Uint8Array(12)));
+    const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv: bytes(iv), additionalData: bytes(Buffer.from(name)) }, key, bytes(Buffer.from(value.reveal(), "utf8")));
+    const data = Buffer.from(sealed); // ciphertext followed by the 16-byte tag
     store.secrets[name] = { iv: iv.toString("base64"), data: data.toString("base64"), updated: new Date().toISOString() };
     writePrivate(this.paths.data, `${JSON.stringify(store, null, 2)}\n`);
   }

@@ -9,7 +9,7 @@ const createLocalProvider: ProviderFactory = ({ env }) => {
   return {
     async fetch({ ref }) {
       try {
-        const value = store.get(ref);
+        const value = await store.get(ref);
         if (!value) throw new ProviderError(`not in the local store — add it with \`kz put ${ref}\``);
         return value;
       } catch (e) {
