@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import type { AuditFields } from "../audit/log.ts";
 import { type HostPattern, parseHostPattern } from "../blind/hosts.ts";
 import { TOKEN_PREFIX } from "../blind/tokens.ts";
+import { SCOPE_CLAIM } from "../identity/mint.ts";
 import type { Destination } from "../blind/types.ts";
 import type { SecretSpec } from "../config/types.ts";
 import type { CapturedSecret } from "../state/types.ts";
@@ -24,10 +25,18 @@ import type { StatefulHost } from "./stateful.ts";
 /** The most live captured secrets one owner may hold. */
 export const MAX_CAPTURED_PER_OWNER = 64;
 
-/** The caller's stable owner key — issuer and subject — or undefined when the token has no subject. */
+/**
+ * The caller's stable owner key — issuer and subject — or undefined when the token has no subject. A
+ * minted (scoped) token is an owner of its own, by its jti: sibling sub-agents minted from one parent
+ * share issuer and subject but not scopes, so they must not share captured secrets either.
+ */
 export function ownerOf(identity: CallerIdentity): string | undefined {
-  const iss = typeof identity.claims.iss === "string" && identity.claims.iss !== "" ? identity.claims.iss : identity.issuer;
+  const { claims } = identity;
+  const iss = typeof claims.iss === "string" && claims.iss !== "" ? claims.iss : identity.issuer;
   if (!identity.subject) return undefined;
+  if (Object.hasOwn(claims, SCOPE_CLAIM)) {
+    return typeof claims.jti === "string" && claims.jti !== "" ? JSON.stringify([iss, identity.subject, claims.jti]) : undefined;
+  }
   return JSON.stringify([iss, identity.subject]);
 }
 

@@ -115,6 +115,11 @@ describe("owners and tokens", () => {
   test("the owner is the token's issuer and subject; no subject, no owner", () => {
     expect(ownerOf({ issuer: "local", subject: "alice", claims: { iss: "https://idp.example.test" } })).toBe('["https://idp.example.test","alice"]');
     expect(ownerOf({ issuer: "local", subject: "", claims: { iss: "https://idp.example.test" } })).toBeUndefined();
+    // A minted (scoped) token owns by its jti: siblings from one parent share iss and sub, not captures.
+    const minted = { iss: "https://kz.example.test", kz_scope: { secrets: ["A"] } };
+    expect(ownerOf({ issuer: "keyzero", subject: "alice", claims: { ...minted, jti: "j1" } })).toBe('["https://kz.example.test","alice","j1"]');
+    expect(ownerOf({ issuer: "keyzero", subject: "alice", claims: { ...minted, jti: "j2" } })).not.toBe(ownerOf({ issuer: "keyzero", subject: "alice", claims: { ...minted, jti: "j1" } }));
+    expect(ownerOf({ issuer: "keyzero", subject: "alice", claims: minted })).toBeUndefined();
   });
 
   test("a capture's token depends on owner, name and sealed text, and looks like any opaque token", () => {
