@@ -140,8 +140,8 @@ export class SqliteState implements ServerState {
   }
 
   openShare(id: string, now = this.#now()): Promise<ShareOpen> {
-    return this.#run(() =>
-      this.#tx((): ShareOpen => {
+    return this.#run(() => {
+      const result = this.#tx((): ShareOpen => {
         const row = this.#db
           .query("UPDATE shares SET views = views - 1 WHERE id = ? AND views > 0 AND expires_at > ? RETURNING ciphertext, views, passphrase, creator")
           .get(id, now) as Omit<ShareRow, "expires_at"> | null;
@@ -160,8 +160,20 @@ export class SqliteState implements ServerState {
           return { status };
         }
         return this.#tombstoneStatus(id, now);
-      }),
-    );
+      });
+      // The last view: fold the WAL back so the ciphertext's old page images leave the disk now.
+      if (result.status === "opened" && result.viewsLeft === 0) this.#foldWal();
+      return result;
+    });
+  }
+
+  /** Checkpoints and empties the WAL; best effort (another process reading keeps it for the next sweep). */
+  #foldWal(): void {
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // retried by the sweep
+    }
   }
 
   #tombstoneStatus(id: string, now: number): { status: "unknown" | "consumed" | "expired" } {
@@ -263,7 +275,7 @@ export class SqliteState implements ServerState {
         this.#db.query("DELETE FROM revocations WHERE forget_at <= ?").run(now);
       });
       // Fold the WAL into the file and empty it, so old page images (deleted ciphertext) do not linger.
-      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      this.#foldWal();
     });
   }
 

@@ -13,9 +13,11 @@ import { exportPKCS8, generateKeyPair } from "jose";
 import { KZ, Sandbox } from "../helpers/kz.ts";
 import { identityKey, identityToken, ServerProcess, writeIssuer, type IdentityKey } from "../helpers/server.ts";
 import { redisMissing, startRedis, type Redis } from "../servers/redis.ts";
+import { openShare, sealShare } from "../../src/share/envelope.ts";
 
 const FAKE_VALUE = "fake-replica-value-0123456789abcdef";
 const PUBLIC_URL = "http://kz.replicas.example.test";
+const SHARED_VALUE = "shared-PLAIN-value-9a8b7c6d5e";
 
 const policies = `
 policies:
@@ -99,6 +101,29 @@ function replicaSuite(name: string, cluster: () => Cluster, key: () => IdentityK
       expect(await call(a, "/v1/tokens", { secrets: ["API_KEY"] }, child.token)).toMatchObject({ status: 401 });
     });
 
+    test("a share created at A, raced by 20 clients at A and B: opened exactly once; the state holds only ciphertext", async () => {
+      const { a, b } = cluster();
+      const root = await identityToken(key(), { sub: "lead", jti: `root-${name}-share` });
+      const sealed = await sealShare(new TextEncoder().encode(SHARED_VALUE));
+      const created = await call(a, "/v1/shares", { ciphertext: sealed.ciphertext, views: 1 }, root);
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      expect(cluster().raw().includes(SHARED_VALUE)).toBe(false);
+      expect(cluster().raw().includes(sealed.key)).toBe(false);
+
+      const opens = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          fetch(`${(i % 2 ? b : a).url}/v1/shares/${id}/open`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> })),
+        ),
+      );
+      const won = opens.filter((o) => o.status === 200);
+      expect(won).toHaveLength(1);
+      expect(opens.filter((o) => o.status === 410)).toHaveLength(19);
+      expect(new TextDecoder().decode(await openShare(won[0]!.body.ciphertext, sealed.key))).toBe(SHARED_VALUE);
+      expect((await fetch(`${b.url}/v1/shares/${id}`)).status).toBe(410); // "already opened", at either replica
+      expect(cluster().raw().includes(sealed.ciphertext.slice(0, 40))).toBe(false); // consumed: gone from the store at once
+    });
+
     test("each replica keeps its own audit log; the state holds no value and no token", async () => {
       const { sandbox } = cluster();
       const auditA = readFileSync(join(sandbox.dir, "a", "audit.jsonl"), "utf8");
@@ -106,8 +131,8 @@ function replicaSuite(name: string, cluster: () => Cluster, key: () => IdentityK
       expect(auditA).toContain('"event":"token.revoke"');
       expect(auditB).not.toContain('"event":"token.revoke"');
       const raw = cluster().raw();
-      expect(raw).not.toContain(FAKE_VALUE);
-      expect(raw).not.toContain("eyJ"); // no JWT (header or payload) stored
+      expect(raw.includes(FAKE_VALUE)).toBe(false);
+      expect(raw.includes("eyJ")).toBe(false); // no JWT (header or payload) stored
       expect(statSync(join(sandbox.dir, "shared", "state.key")).mode & 0o777).toBe(0o600);
     });
   });
