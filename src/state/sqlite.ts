@@ -5,7 +5,7 @@
 // ciphertext) for TOMBSTONE_MS. Nothing expires by itself here: the server calls sweep() on a timer.
 // Any SQLite failure surfaces as StateUnavailableError (the caller answers 503 and reveals nothing).
 
-import { Database } from "bun:sqlite";
+import { Database, type Statement } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError } from "../errors.ts";
@@ -92,6 +92,8 @@ export class SqliteState implements ServerState {
   readonly kind = "sqlite" as const;
   readonly #db: Database;
   readonly #now: () => number;
+  /** Prepared statements by SQL text (a JS map is cheaper than bun:sqlite's own cache lookup). */
+  readonly #statements = new Map<string, Statement>();
 
   constructor(readonly path: string, options: SqliteStateOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -119,22 +121,26 @@ export class SqliteState implements ServerState {
     }
   }
 
+  #q(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
+  }
+
   #tx<T>(fn: () => T): T {
     return this.#db.transaction(fn).immediate();
   }
 
   #tombstone(id: string, status: "consumed" | "expired", now: number): void {
-    this.#db.query("INSERT OR REPLACE INTO tombstones (id, status, forget_at) VALUES (?, ?, ?)").run(id, status, now + TOMBSTONE_MS);
+    this.#q("INSERT OR REPLACE INTO tombstones (id, status, forget_at) VALUES (?, ?, ?)").run(id, status, now + TOMBSTONE_MS);
   }
 
   putShare(share: StoredShare): Promise<void> {
     return this.#run(() => {
       checkShare(share);
       this.#tx(() => {
-        this.#db.query("DELETE FROM tombstones WHERE id = ?").run(share.id);
-        this.#db
-          .query("INSERT INTO shares (id, ciphertext, views, expires_at, created_at, creator, passphrase) VALUES (?, ?, ?, ?, ?, ?, ?)")
-          .run(share.id, share.ciphertext, share.views, share.expiresAt, share.createdAt, share.creator, share.passphrase ? 1 : 0);
+        this.#q("DELETE FROM tombstones WHERE id = ?").run(share.id);
+        this.#q("INSERT INTO shares (id, ciphertext, views, expires_at, created_at, creator, passphrase) VALUES (?, ?, ?, ?, ?, ?, ?)").run(share.id, share.ciphertext, share.views, share.expiresAt, share.createdAt, share.creator, share.passphrase ? 1 : 0);
       });
     });
   }
@@ -142,19 +148,18 @@ export class SqliteState implements ServerState {
   openShare(id: string, now = this.#now()): Promise<ShareOpen> {
     return this.#run(() => {
       const result = this.#tx((): ShareOpen => {
-        const row = this.#db
-          .query("UPDATE shares SET views = views - 1 WHERE id = ? AND views > 0 AND expires_at > ? RETURNING ciphertext, views, passphrase, creator")
+        const row = this.#q("UPDATE shares SET views = views - 1 WHERE id = ? AND views > 0 AND expires_at > ? RETURNING ciphertext, views, passphrase, creator")
           .get(id, now) as Omit<ShareRow, "expires_at"> | null;
         if (row) {
           if (row.views <= 0) {
-            this.#db.query("DELETE FROM shares WHERE id = ?").run(id);
+            this.#q("DELETE FROM shares WHERE id = ?").run(id);
             this.#tombstone(id, "consumed", now);
           }
           return { status: "opened", ciphertext: row.ciphertext, viewsLeft: row.views, passphrase: row.passphrase === 1, creator: row.creator };
         }
-        const stale = this.#db.query("SELECT views FROM shares WHERE id = ?").get(id) as { views: number } | null;
+        const stale = this.#q("SELECT views FROM shares WHERE id = ?").get(id) as { views: number } | null;
         if (stale) {
-          this.#db.query("DELETE FROM shares WHERE id = ?").run(id);
+          this.#q("DELETE FROM shares WHERE id = ?").run(id);
           const status = stale.views > 0 ? "expired" : "consumed";
           this.#tombstone(id, status, now);
           return { status };
@@ -177,13 +182,13 @@ export class SqliteState implements ServerState {
   }
 
   #tombstoneStatus(id: string, now: number): { status: "unknown" | "consumed" | "expired" } {
-    const tomb = this.#db.query("SELECT status FROM tombstones WHERE id = ? AND forget_at > ?").get(id, now) as { status: "consumed" | "expired" } | null;
+    const tomb = this.#q("SELECT status FROM tombstones WHERE id = ? AND forget_at > ?").get(id, now) as { status: "consumed" | "expired" } | null;
     return { status: tomb?.status ?? "unknown" };
   }
 
   peekShare(id: string, now = this.#now()): Promise<SharePeek> {
     return this.#run((): SharePeek => {
-      const row = this.#db.query("SELECT views, expires_at, passphrase FROM shares WHERE id = ?").get(id) as Omit<ShareRow, "ciphertext" | "creator"> | null;
+      const row = this.#q("SELECT views, expires_at, passphrase FROM shares WHERE id = ?").get(id) as Omit<ShareRow, "ciphertext" | "creator"> | null;
       if (row) {
         if (row.views <= 0) return { status: "consumed" };
         if (row.expires_at <= now) return { status: "expired" };
@@ -196,21 +201,19 @@ export class SqliteState implements ServerState {
   putCaptured(secret: CapturedSecret): Promise<void> {
     return this.#run(() => {
       checkCaptured(secret);
-      this.#db
-        .query("INSERT OR REPLACE INTO captured (owner, name, sealed, hosts, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(secret.owner, secret.name, secret.sealed, JSON.stringify(secret.hosts), secret.expiresAt, secret.createdAt);
+      this.#q("INSERT OR REPLACE INTO captured (owner, name, sealed, hosts, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(secret.owner, secret.name, secret.sealed, JSON.stringify(secret.hosts), secret.expiresAt, secret.createdAt);
     });
   }
 
   getCaptured(owner: string, name: string, now = this.#now()): Promise<CapturedSecret | undefined> {
     return this.#run(() => {
-      const row = this.#db.query("SELECT * FROM captured WHERE owner = ? AND name = ? AND expires_at > ?").get(owner, name, now) as CapturedRow | null;
+      const row = this.#q("SELECT * FROM captured WHERE owner = ? AND name = ? AND expires_at > ?").get(owner, name, now) as CapturedRow | null;
       return row ? capturedOf(row) : undefined;
     });
   }
 
   listCaptured(owner: string, now = this.#now()): Promise<CapturedSecret[]> {
-    return this.#run(() => (this.#db.query("SELECT * FROM captured WHERE owner = ? AND expires_at > ? ORDER BY name").all(owner, now) as CapturedRow[]).map(capturedOf));
+    return this.#run(() => (this.#q("SELECT * FROM captured WHERE owner = ? AND expires_at > ? ORDER BY name").all(owner, now) as CapturedRow[]).map(capturedOf));
   }
 
   revoke(jti: string, expiresAt: number): Promise<void> {
@@ -218,25 +221,26 @@ export class SqliteState implements ServerState {
       checkJti(jti);
       const forgetAt = revocationForgetAt(expiresAt);
       if (forgetAt <= this.#now()) return;
-      this.#db
-        .query("INSERT INTO revocations (jti, forget_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET forget_at = max(forget_at, excluded.forget_at)")
-        .run(jti, forgetAt);
+      this.#q("INSERT INTO revocations (jti, forget_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET forget_at = max(forget_at, excluded.forget_at)").run(jti, forgetAt);
     });
   }
 
-  isRevoked(jti: string): Promise<boolean> {
-    return this.#run(() => this.#db.query("SELECT 1 AS x FROM revocations WHERE jti = ? AND forget_at > ?").get(jti, this.#now()) !== null);
+  /** Synchronous (the verifier's hot path takes a plain boolean without a promise); throws StateUnavailableError. */
+  isRevoked(jti: string): boolean {
+    try {
+      return this.#q("SELECT 1 AS x FROM revocations WHERE jti = ? AND forget_at > ?").get(jti, this.#now()) !== null;
+    } catch (error) {
+      throw new StateUnavailableError(`server state (sqlite) failed: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
+    }
   }
 
   putLease(lease: StoredLease): Promise<void> {
     return this.#run(() => {
       checkLease(lease);
       this.#tx(() => {
-        this.#db.query("DELETE FROM lease_holders WHERE lease_id = ?").run(lease.leaseId);
-        this.#db
-          .query("INSERT OR REPLACE INTO leases (lease_id, provider, secret, holders, expires_at) VALUES (?, ?, ?, ?, ?)")
-          .run(lease.leaseId, lease.provider, lease.secret, JSON.stringify(lease.holders), lease.expiresAt);
-        const holder = this.#db.query("INSERT OR IGNORE INTO lease_holders (jti, lease_id) VALUES (?, ?)");
+        this.#q("DELETE FROM lease_holders WHERE lease_id = ?").run(lease.leaseId);
+        this.#q("INSERT OR REPLACE INTO leases (lease_id, provider, secret, holders, expires_at) VALUES (?, ?, ?, ?, ?)").run(lease.leaseId, lease.provider, lease.secret, JSON.stringify(lease.holders), lease.expiresAt);
+        const holder = this.#q("INSERT OR IGNORE INTO lease_holders (jti, lease_id) VALUES (?, ?)");
         for (const jti of lease.holders) holder.run(jti, lease.leaseId);
       });
     });
@@ -244,8 +248,8 @@ export class SqliteState implements ServerState {
 
   /** Removes the leases the rows name (with their holder rows) and returns them; inside a transaction. */
   #take(rows: LeaseRow[]): StoredLease[] {
-    const lease = this.#db.query("DELETE FROM leases WHERE lease_id = ?");
-    const holders = this.#db.query("DELETE FROM lease_holders WHERE lease_id = ?");
+    const lease = this.#q("DELETE FROM leases WHERE lease_id = ?");
+    const holders = this.#q("DELETE FROM lease_holders WHERE lease_id = ?");
     for (const row of rows) {
       lease.run(row.lease_id);
       holders.run(row.lease_id);
@@ -256,23 +260,23 @@ export class SqliteState implements ServerState {
   takeLeasesHeldBy(jti: string): Promise<StoredLease[]> {
     return this.#run(() =>
       this.#tx(() =>
-        this.#take(this.#db.query("SELECT l.* FROM leases l JOIN lease_holders h ON h.lease_id = l.lease_id WHERE h.jti = ? ORDER BY l.lease_id").all(jti) as LeaseRow[]),
+        this.#take(this.#q("SELECT l.* FROM leases l JOIN lease_holders h ON h.lease_id = l.lease_id WHERE h.jti = ? ORDER BY l.lease_id").all(jti) as LeaseRow[]),
       ),
     );
   }
 
   takeExpiredLeases(now = this.#now()): Promise<StoredLease[]> {
-    return this.#run(() => this.#tx(() => this.#take(this.#db.query("SELECT * FROM leases WHERE expires_at <= ? ORDER BY lease_id").all(now) as LeaseRow[])));
+    return this.#run(() => this.#tx(() => this.#take(this.#q("SELECT * FROM leases WHERE expires_at <= ? ORDER BY lease_id").all(now) as LeaseRow[])));
   }
 
   sweep(now = this.#now()): Promise<void> {
     return this.#run(() => {
       this.#tx(() => {
-        const expired = this.#db.query("DELETE FROM shares WHERE expires_at <= ? OR views <= 0 RETURNING id, views").all(now) as { id: string; views: number }[];
+        const expired = this.#q("DELETE FROM shares WHERE expires_at <= ? OR views <= 0 RETURNING id, views").all(now) as { id: string; views: number }[];
         for (const { id, views } of expired) this.#tombstone(id, views > 0 ? "expired" : "consumed", now);
-        this.#db.query("DELETE FROM tombstones WHERE forget_at <= ?").run(now);
-        this.#db.query("DELETE FROM captured WHERE expires_at <= ?").run(now);
-        this.#db.query("DELETE FROM revocations WHERE forget_at <= ?").run(now);
+        this.#q("DELETE FROM tombstones WHERE forget_at <= ?").run(now);
+        this.#q("DELETE FROM captured WHERE expires_at <= ?").run(now);
+        this.#q("DELETE FROM revocations WHERE forget_at <= ?").run(now);
       });
       // Fold the WAL into the file and empty it, so old page images (deleted ciphertext) do not linger.
       this.#foldWal();
