@@ -16,6 +16,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   allow: { summary: "approve this project's blind-mode bindings (after showing what changed)", load: () => import("./allow.ts") },
   status: { summary: "show each secret's provider and whether it resolves", load: () => import("./status.ts") },
   export: { summary: "print resolved secrets as dotenv or JSON (plaintext!)", load: () => import("./export.ts") },
+  share: { summary: "hand a secret to a person through a one-time, end-to-end encrypted link", load: () => import("./share.ts") },
   server: { summary: "serve policy decisions, team-mode resolution and MCP (start, check)", load: () => import("./server.ts") },
   audit: { summary: "check an audit log's keyed chain (verify)", load: () => import("./audit.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./completion.ts") },

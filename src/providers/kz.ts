@@ -107,7 +107,7 @@ export async function readIdentityToken(source: TokenSource, env: Record<string,
   return token;
 }
 
-async function readCaFile(path: string, url: string): Promise<string[]> {
+export async function readCaFile(path: string, url: string): Promise<string[]> {
   let pem: string;
   try {
     pem = await readFile(path, "utf8");
