@@ -9,6 +9,7 @@ import { inferFromShorthand, providerNames, providerSchemas, vaultAuthMethods, t
 import { didYouMean } from "./suggest.ts";
 import { PLACEMENTS, type Placement, isPlacement } from "./placement.ts";
 import type { BlindSettings, ProviderSettings, SecretSpec, TokenFormat } from "./types.ts";
+import { templateProblem } from "./template.ts";
 
 /** Where a document came from, so errors can point into it. */
 export interface DocSource {
@@ -26,7 +27,7 @@ export interface ValidatedDoc {
   envs: Map<string, { providers: Record<string, ProviderSettings>; secrets: Map<string, SecretSpec> }>;
 }
 
-const secretKeys = ["provider", "ref", "field", "hosts", "optional", "blind", "token_format", "inject", "swap"];
+const secretKeys = ["provider", "ref", "field", "hosts", "optional", "blind", "token_format", "inject", "swap", "template"];
 const topKeys = ["providers", "secrets", "env", "blind", "audit"];
 const blindKeys = ["upstream_ca", "resolve", "inspect", "sandbox", "network", "allow_tcp"];
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -183,6 +184,10 @@ export class DocValidator {
       this.fail([...path, "inject"], 'must be "Header-Name: text with {} where the value goes", e.g. "X-API-Key: {}" or "Authorization: Token {}"');
     }
     const swap = this.placements(table.swap, [...path, "swap"]);
+    const template = this.string(table.template, [...path, "template"]);
+    const templateWhy = template !== undefined ? templateProblem(template) : undefined;
+    if (templateWhy) this.fail([...path, "template"], templateWhy);
+    if (template !== undefined && table.field !== undefined) this.fail([...path, "template"], 'give either "field" or a "template" naming {{fields}}, not both');
     return {
       name,
       provider,
@@ -195,6 +200,7 @@ export class DocValidator {
       tokenFormat: tokenFormat as TokenFormat,
       ...(inject !== undefined ? { inject } : {}),
       ...(swap !== undefined ? { swap } : {}),
+      ...(template !== undefined ? { template } : {}),
       origin,
     };
   }

@@ -24,6 +24,8 @@ export interface SecretSpec {
    * Absent means "Authorization: Bearer {}".
    */
   inject?: string;
+  /** The value built from several fields of one read, e.g. "postgres://{{username}}:{{password}}@db/app" (src/resolve/template.ts). */
+  template?: string;
   /** "file:line" where the secret was defined, for error messages. */
   origin: string;
 }

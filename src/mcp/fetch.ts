@@ -285,7 +285,7 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
     values = await Promise.all(
       bound.map((b) => {
         const mine = isCaptured(b.name) ? captured.find((c) => c.name === b.name) : undefined;
-        return mine ? statefulOf(ctx)!.unseal(mine.stored.sealed, owner, mine.name) : host.value(b.name);
+        return mine ? statefulOf(ctx)!.unseal(mine.stored.sealed, owner, mine.name) : host.value(b.name, identity);
       }),
     );
   } catch (error) {

@@ -55,8 +55,11 @@ export interface McpHost {
    * caller's address ("stdio" over stdio). Never throws on policy errors: they deny.
    */
   decide(identity: CallerIdentity, secret: string, request: AccessRequest, client: string): AccessDecision;
-  /** The secret's value, fetched through the provider layer; call only after an allow. Throws on failure. */
-  value(secret: string): Promise<SecretValue>;
+  /**
+   * The secret's value, fetched through the provider layer; call only after an allow. Throws on failure.
+   * Pass the caller: a dynamic secret is then leased for that token alone (revoked with it).
+   */
+  value(secret: string, identity?: CallerIdentity): Promise<SecretValue>;
   /** The bundle's `fetch:` block (upstream_ca, resolve pins, allow_private). */
   fetchSettings(): FetchSettings;
   /** `mcp.allowed_origins` of the bundle. */

@@ -111,7 +111,7 @@ export async function queryTool(args: QueryArgs, ctx: CallContext): Promise<Tool
 
   let value: SecretValue;
   try {
-    value = await host.value(name);
+    value = await host.value(name, identity);
   } catch (error) {
     const e = error as Error;
     return refuse(`query: cannot read ${name} from its provider: ${e && ERRORS_FROM_HOST.has(e.name) ? e.message : "internal error"}`);

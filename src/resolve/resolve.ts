@@ -3,10 +3,11 @@
 // outcome — callers decide whether a failure stops the run (kz run) or is reported (kz status).
 
 import type { KzConfig, SecretSpec } from "../config/types.ts";
-import type { SecretValue } from "../secret.ts";
+import { SecretValue } from "../secret.ts";
 import { loadProviderFactory } from "../providers/registry.ts";
 import { ProviderError, type Provider } from "../providers/types.ts";
 import { LeaseSet } from "./leases.ts";
+import { fillTemplate, templateFields } from "../config/template.ts";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -101,11 +102,18 @@ export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts
     return pending;
   };
 
+  /** A templated secret: each {{field}} fetched from the same ref in this resolution (one read), then filled in. */
+  const templated = async (spec: SecretSpec, template: string): Promise<SecretValue> => {
+    const fields = templateFields(template);
+    const values = await Promise.all(fields.map((field) => fetchOnce({ ...spec, field, template: undefined })));
+    return new SecretValue(fillTemplate(template, new Map(fields.map((f, i) => [f, values[i]!.reveal()]))));
+  };
+
   const outcomes = await Promise.all(
     specs.map(async (spec): Promise<SecretOutcome> => {
       const started = performance.now();
       try {
-        const value = await fetchOnce(spec);
+        const value = spec.template === undefined ? await fetchOnce(spec) : await templated(spec, spec.template);
         return { spec, value, ms: performance.now() - started };
       } catch (error) {
         return { spec, error: reasonOf(error), ms: performance.now() - started };

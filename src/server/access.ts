@@ -15,6 +15,7 @@ import { scopeOf } from "../identity/mint.ts";
 import { resolveSecrets } from "../resolve/resolve.ts";
 import type { SecretValue } from "../secret.ts";
 import { freshProviders, type BundleState } from "./bundle-state.ts";
+import type { ServerLeases } from "./leases.ts";
 import { decisionRecord } from "./decision-record.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -181,12 +182,38 @@ export class AccessService implements McpHost {
   }
 
   /** The secret's value through the provider layer; AccessError(503) naming the backend on failure. */
-  async value(secret: string): Promise<SecretValue> {
+  #leases: ServerLeases | undefined;
+
+  /** Gives value() the server's lease keeper: dynamic secrets are then leased per token (src/server/leases.ts). */
+  attachLeases(leases: ServerLeases): void {
+    this.#leases = leases;
+  }
+
+  /**
+   * `identity`: who the value is for. A dynamic secret's lease is held by that token (revoked with it, never
+   * past its exp) and its value is reused only for that token; without a lease keeper, a lease is revoked
+   * at its own end.
+   */
+  async value(secret: string, identity?: CallerIdentity): Promise<SecretValue> {
     const state = this.state();
     const spec = state.set.secrets.get(secret)?.spec;
     if (!spec) throw new AccessError(404, "unknown_secret", `no secret named ${JSON.stringify(secret.slice(0, 100))} in the bundle`);
-    const { outcomes } = await resolveSecrets(state.config, [spec], { providers: freshProviders(state) });
+    const cached = identity && this.#leases?.cached(identity, secret);
+    if (cached) return cached;
+    const { outcomes, leases } = await resolveSecrets(state.config, [spec], { providers: freshProviders(state) });
     const outcome = outcomes[0]!;
+    if (leases.size > 0 && this.#leases) {
+      if (!outcome.value) {
+        await this.#leases.revokeNow(leases, secret, "read failed");
+      } else {
+        try {
+          await this.#leases.hold(identity, secret, outcome.value, leases);
+        } catch {
+          await this.#leases.revokeNow(leases, secret, "could not be recorded");
+          throw new AccessError(503, "state_unavailable", `${secret}: its lease could not be recorded in the server state, so it was revoked`);
+        }
+      }
+    }
     if (outcome.value) return outcome.value;
     this.metrics.error("backend_unavailable");
     this.log(`provider: ${secret} (${spec.provider} ${spec.ref}): ${outcome.error}`);

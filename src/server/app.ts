@@ -16,6 +16,7 @@ import type { BundleState } from "./bundle-state.ts";
 import type { Metrics } from "./metrics.ts";
 import { mountShares } from "./shares.ts";
 import type { ServerState } from "../state/types.ts";
+import type { ServerLeases } from "./leases.ts";
 
 export interface AppDeps {
   access: AccessService;
@@ -28,6 +29,8 @@ export interface AppDeps {
   log: (line: string) => void;
   /** One-time share links (src/server/shares.ts): the server state that holds them and the public URL links use. */
   shares?: { state: ServerState; publicUrl: string };
+  /** Dynamic-secret leases per token (src/server/leases.ts): revoked with the token. */
+  leases?: ServerLeases;
   /** Serves /mcp and its protected-resource metadata when --mcp is on. */
   mcp?: {
     handle: (request: Request, client: string) => Promise<Response>;
@@ -152,7 +155,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const { id, decision } = access.decideFull(c.get("identity"), secret, { action: "resolve" }, c.env.client);
     if (decision.kind === "unknown-secret") throw new AccessError(404, "unknown_secret", decision.reason);
     if (!decision.allow) throw new AccessError(403, "denied", `${decision.reason} (decision ${id})`);
-    const value = await access.value(secret);
+    const value = await access.value(secret, c.get("identity"));
     // The one response that carries a value: revealed here, into the body, and nowhere else.
     return c.json({ name: secret, value: value.reveal(), decision_id: id }, 200, { "Cache-Control": "no-store" });
   });
@@ -224,7 +227,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     await deps.revocations.revoke(target.claims.jti, target.claims.exp);
     deps.audit.append({ event: "token.revoke", jti: target.claims.jti, subject: String(target.claims.sub ?? ""), by: caller.subject, by_jti: String(caller.claims.jti), client: c.env.client });
-    return c.json({ revoked: true, jti: target.claims.jti });
+    // Every dynamic-secret lease obtained with it or a token minted from it dies with it.
+    const leases = (await deps.leases?.revokeHeldBy(target.claims.jti)) ?? 0;
+    return c.json({ revoked: true, jti: target.claims.jti, ...(leases > 0 ? { leases_revoked: leases } : {}) });
   });
 
   return app;

@@ -13,6 +13,7 @@ import { openState, redactUrl } from "../state/open.ts";
 import type { ServerState } from "../state/types.ts";
 import { writeStderr } from "../stdio.ts";
 import { AccessService } from "./access.ts";
+import { ServerLeases } from "./leases.ts";
 import { createApp } from "./app.ts";
 import { BundleHolder } from "./bundle-holder.ts";
 import { Metrics } from "./metrics.ts";
@@ -68,8 +69,10 @@ export interface ServerCore {
   state: ServerState;
   /** The 32-byte key that seals captured secrets at rest (src/state/seal.ts); replicas share its file. */
   stateKey: Buffer;
-  /** Stops the sweep timer and closes the state. */
+  /** Stops the sweep timers and closes the state. */
   closeState(): Promise<void>;
+  /** Dynamic-secret leases held per token (src/server/leases.ts). */
+  leases: ServerLeases;
 }
 
 /** How often expired shares, tombstones, captured secrets and revocations are swept out (SQLite). */
@@ -109,7 +112,14 @@ export async function buildCore(bundlePath: string, publicUrl: string, metrics: 
   const { path: auditPath, keyFile } = holder.current.set.bundle.audit;
   const audit = new AuditLog(auditPath, loadOrCreateAuditKey(keyFile));
   const access = new AccessService(() => holder.current, audit, metrics, log);
-  return { holder, access, audit, minter, revocations: state, state, stateKey, closeState };
+  // Dynamic-secret leases per token: recorded in the state, revoked with the token or at its exp.
+  const leases = new ServerLeases(state, () => holder.current, audit, log);
+  access.attachLeases(leases);
+  const closeAll = async () => {
+    leases.close();
+    await closeState();
+  };
+  return { holder, access, audit, minter, revocations: state, state, stateKey, closeState: closeAll, leases };
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
@@ -158,7 +168,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const { mountMcp } = await import("./mcp-mount.ts");
       mcp = mountMcp(access, () => holder.current, publicUrl, core);
     }
-    const app = createApp({ access, state: () => holder.current, metrics, audit, minter, revocations, version: options.version, log, mcp, shares: { state: core.state, publicUrl } });
+    const app = createApp({ access, state: () => holder.current, metrics, audit, minter, revocations, version: options.version, log, mcp, shares: { state: core.state, publicUrl }, leases: core.leases });
     handler = (request, client) => app.fetch(request, { client });
 
     holder.watch();

@@ -30,6 +30,8 @@ export interface VaultServerOptions {
   onRequest?: (request: RecordedRequest) => void;
   /** Mounts whose creds/<role> mint dynamic secrets (default database, aws). */
   dynamicMounts?: string[];
+  /** The username and password a database/creds/<role> read returns (default: fresh ones per read), e.g. a real role a test made in PostgreSQL. */
+  databaseCreds?: (role: string) => { username: string; password: string };
 }
 
 /** A lease the test Vault minted. */
@@ -138,7 +140,7 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
     const data =
       mount === "aws"
         ? { access_key: `AKIA${crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase()}`, secret_key: `dyn-secret-${crypto.randomUUID()}`, security_token: null }
-        : { username, password: `dyn-pass-${crypto.randomUUID()}` };
+        : (opts.databaseCreds?.(role!) ?? { username, password: `dyn-pass-${crypto.randomUUID()}` });
     return Response.json(envelope({ lease_id: id, lease_duration: leaseConfig.duration, renewable: leaseConfig.renewable, data }));
   }
 
