@@ -73,6 +73,18 @@ export function stateContract(name: string, backend: () => Backend): void {
       expect(await state.peekShare(s.id)).toEqual({ status: "expired" });
     });
 
+    test("a share or captured secret stored already expired is never served", async () => {
+      const past = Date.now() - 1_000;
+      const s = share({ expiresAt: past });
+      await state.putShare(s);
+      expect(await state.peekShare(s.id)).toEqual({ status: "expired" });
+      expect(await state.openShare(s.id)).toEqual({ status: "expired" });
+      const owner = `late-${randomBytes(4).toString("hex")}`;
+      await state.putCaptured({ owner, name: "OLD", sealed: seal(KEY, "old", "x"), hosts: [], expiresAt: past, createdAt: past - 1 });
+      expect(await state.getCaptured(owner, "OLD")).toBeUndefined();
+      expect(await state.listCaptured(owner)).toEqual([]);
+    });
+
     test("a share is visible to every client of the store", async () => {
       const other = await client();
       const s = share();
