@@ -32,6 +32,7 @@ class Script {
 }
 
 const PUT_SHARE = new Script(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('a share with this id exists') end
 redis.call('HSET', KEYS[1], 'ciphertext', ARGV[1], 'views', ARGV[2], 'expiresAt', ARGV[3], 'createdAt', ARGV[4], 'creator', ARGV[5], 'passphrase', ARGV[6])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], 'expired', 'PXAT', tonumber(ARGV[3]) + tonumber(ARGV[7]))

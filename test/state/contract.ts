@@ -85,6 +85,13 @@ export function stateContract(name: string, backend: () => Backend): void {
       expect(await state.listCaptured(owner)).toEqual([]);
     });
 
+    test("a share id is never stored twice: the first share stays as it was", async () => {
+      const s = share({ views: 2 });
+      await state.putShare(s);
+      await expect(state.putShare({ ...s, ciphertext: "ct-replaced", views: 5 })).rejects.toThrow();
+      expect(await state.openShare(s.id)).toMatchObject({ status: "opened", ciphertext: s.ciphertext, viewsLeft: 1 });
+    });
+
     test("a share is visible to every client of the store", async () => {
       const other = await client();
       const s = share();
