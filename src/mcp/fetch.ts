@@ -20,7 +20,7 @@ import { HttpError, serializeRequestHead } from "../blind/http1.ts";
 import { echoRewriter, longestEchoForm } from "../blind/rewrite/echo.ts";
 import { withHeader } from "../blind/rewrite/head.ts";
 import { isRefusal, planRequest } from "../blind/rewrite/plan.ts";
-import { TokenTable } from "../blind/tokens.ts";
+import { TOKEN_PREFIX, TokenTable } from "../blind/tokens.ts";
 import type { BlindSecret, Destination, ProducedForm, Refusal, RequestHead } from "../blind/types.ts";
 import { UpstreamError, dialAddress } from "../blind/upstream.ts";
 import type { Placement } from "../config/placement.ts";
@@ -122,6 +122,25 @@ function boundSecrets(dest: Destination, used: string[], specs: readonly SecretS
   return bound;
 }
 
+const ANY_TOKEN = new RegExp(`${TOKEN_PREFIX}[A-Za-z0-9_-]+`, "g");
+
+/**
+ * Whether a request may use one of the caller's captured secrets, so that the state is read only then: it
+ * captures, names a secret the bundle does not have, or carries a token the bundle's secrets do not own —
+ * as text in the URL, a header or the body, or inside Basic credentials (where the engine also looks).
+ * A token missed here would only go out inert, never swapped.
+ */
+export function mayUseCaptured(args: FetchArgs, specs: readonly SecretSpec[], bundleToken: (token: string) => boolean): boolean {
+  if (args.capture) return true;
+  if (args.secret !== undefined && !specs.some((s) => s.name === args.secret)) return true;
+  const texts = [args.url, args.body ?? "", ...args.headers.map(([, value]) => value)];
+  for (const [, value] of args.headers) {
+    const basic = /^\s*basic\s+(\S+)/i.exec(value);
+    if (basic) texts.push(Buffer.from(basic[1]!, "base64").toString("latin1"));
+  }
+  return texts.some((text) => text.includes(TOKEN_PREFIX) && [...text.matchAll(ANY_TOKEN)].some(([token]) => !bundleToken(token)));
+}
+
 /** Why `capture` cannot be done for this request, checked before it is sent; undefined when it can. */
 async function captureProblem(args: FetchArgs, ctx: CallContext, dest: Destination, specs: readonly SecretSpec[], captured: readonly CapturedEntry[], boundHosts: string[]) {
   const stateful = statefulOf(ctx);
@@ -190,11 +209,11 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   const specs = host.secrets();
   const decision = { action: "fetch" as const, host: dest.host, method: args.method, path: target.path };
 
-  // The caller's own captured secrets (none without server state).
+  // The caller's own captured secrets (none without server state), read only when the request may use one.
   let captured: CapturedEntry[] = [];
   let stateProblem: string | undefined;
   try {
-    captured = await callerCaptured(ctx, specs);
+    if (mayUseCaptured(args, specs, (token) => state.tokens.knows(token))) captured = await callerCaptured(ctx, specs);
   } catch {
     stateProblem = "server state is unavailable, so captured secrets cannot be used or made";
   }

@@ -31,6 +31,11 @@ export class McpTokens {
     return token;
   }
 
+  /** Whether `token` stands for a bundle secret (minted here). */
+  knows(token: string): boolean {
+    return this.#byToken.has(token);
+  }
+
   /** The discovery table plus `extra` tokens (the caller's captured secrets), built per request. */
   discoveryTableWith(extra: readonly { name: string; token: string }[]): TokenTable {
     if (extra.length === 0) return this.discoveryTable();

@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { parseHostPattern } from "../../src/blind/hosts.ts";
 import { parseCapture, parseDuration } from "../../src/mcp/capture-args.ts";
 import { capturedToken, coveredBy, destinationPattern, ownerOf } from "../../src/mcp/captured.ts";
+import { mayUseCaptured } from "../../src/mcp/fetch.ts";
 import { escapeToken, lookup, parsePointer } from "../../src/mcp/json-pointer.ts";
 
 describe("JSON Pointer (RFC 6901)", () => {
@@ -128,5 +129,27 @@ describe("owners and tokens", () => {
     expect(token).toMatch(/^KZ_TOK_[A-Za-z0-9_-]{24}$/);
     expect(capturedToken({ ...base })).toBe(token);
     for (const other of [{ ...base, owner: "p" }, { ...base, name: "M" }, { ...base, sealed: "kzs1.abd" }]) expect(capturedToken(other)).not.toBe(token);
+  });
+});
+
+describe("the state is read only when a request may use a captured secret", () => {
+  const specs = [{ name: "API_KEY", provider: "env", ref: "X" }] as never;
+  const bundle = "KZ_TOK_bbbbbbbbbbbbbbbbbbbbbbbb";
+  const other = "KZ_TOK_cccccccccccccccccccccccc";
+  const knows = (token: string) => token === bundle;
+  const args = (more: Record<string, unknown>) => ({ url: "https://api.example.test/", method: "GET", headers: [] as [string, string][], ...more });
+
+  test("not for bundle secrets by name or token", () => {
+    expect(mayUseCaptured(args({ secret: "API_KEY" }), specs, knows)).toBe(false);
+    expect(mayUseCaptured(args({ url: `https://api.example.test/?k=${bundle}` }), specs, knows)).toBe(false);
+  });
+
+  test("for a capture, an unknown name, or an unknown token in the URL, a header, Basic credentials or the body", () => {
+    expect(mayUseCaptured(args({ secret: "API_KEY", capture: [] }), specs, knows)).toBe(true);
+    expect(mayUseCaptured(args({ secret: "MINE" }), specs, knows)).toBe(true);
+    expect(mayUseCaptured(args({ url: `https://api.example.test/?k=${other}` }), specs, knows)).toBe(true);
+    expect(mayUseCaptured(args({ headers: [["X-Key", other]] }), specs, knows)).toBe(true);
+    expect(mayUseCaptured(args({ headers: [["Authorization", `Basic ${Buffer.from(`u:${other}`).toString("base64")}`]] }), specs, knows)).toBe(true);
+    expect(mayUseCaptured(args({ method: "POST", body: `{"k":"${other}"}` }), specs, knows)).toBe(true);
   });
 });
