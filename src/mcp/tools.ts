@@ -127,7 +127,7 @@ export function toolDefinitions(maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): 
           secret: {
             type: "string",
             description:
-              "Name of a secret (see list_secrets) to send as `Authorization: Bearer <value>` (or the header the server configures for it). Leave it out when you place tokens yourself; " +
+              "Name of a secret (see list_secrets; one you captured works too) to send as `Authorization: Bearer <value>` (or the header the server configures for it). Leave it out when you place tokens yourself; " +
               "do not combine it with your own Authorization header.",
           },
           capture: CAPTURE_INPUT_SCHEMA,

@@ -131,6 +131,7 @@ describe("fetch … capture", () => {
   });
 
   test("a later fetch with the captured secret reaches its bound host with the real value, and its echo comes back masked", async () => {
+    expect((await call(alice, "resolve", { name: "NEW_DB_PASSWORD" })).structuredContent).toEqual({ name: "NEW_DB_PASSWORD", token, hosts: ["api.example.test"] });
     const before = upstream.requests.length;
     const bySecret = await call(alice, "fetch", { url: "https://api.example.test/echo", secret: "NEW_DB_PASSWORD" });
     expect(bySecret.isError).toBeUndefined();
