@@ -35,7 +35,11 @@ interface Cluster {
   raw(): string;
 }
 
-async function mintingKeyPem(): Promise<string> {
+/** The minting key, made with the README's openssl command when openssl is there (jose otherwise). */
+async function mintingKeyPem(dir: string): Promise<string> {
+  const out = join(dir, "openssl-mint-key.pem");
+  const made = Bun.which("openssl") && Bun.spawnSync(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", out]).exitCode === 0;
+  if (made) return readFileSync(out, "utf8");
   const { privateKey } = await generateKeyPair("ES256", { extractable: true });
   return exportPKCS8(privateKey);
 }
@@ -44,7 +48,7 @@ async function mintingKeyPem(): Promise<string> {
 async function startCluster(key: IdentityKey, stateYaml: string, sandbox = new Sandbox()): Promise<{ sandbox: Sandbox; start: (name: string) => Promise<ServerProcess> }> {
   const shared = join(sandbox.dir, "shared");
   mkdirSync(shared, { recursive: true });
-  writeFileSync(join(shared, "mint-key.pem"), await mintingKeyPem(), { mode: 0o600 });
+  writeFileSync(join(shared, "mint-key.pem"), await mintingKeyPem(shared), { mode: 0o600 });
   const start = async (name: string) => {
     const dir = join(sandbox.dir, name);
     mkdirSync(dir, { recursive: true });
