@@ -40,7 +40,9 @@ type Found = { spec: CaptureSpec; text: string };
 
 /** The text a pointer's value is kept as, or why it cannot be kept. */
 function capturedText(value: unknown, echo: (text: string) => string): string {
-  if (typeof value === "number" && !Number.isSafeInteger(value)) throw new CaptureRefused("is a number kz cannot keep exactly (not a safe integer)");
+  if ((typeof value === "number" && !Number.isSafeInteger(value)) || rawJson.isRawJSON?.(value)) {
+    throw new CaptureRefused("is a number kz cannot keep exactly (not a safe integer)");
+  }
   if (typeof value !== "string" && typeof value !== "number") {
     throw new CaptureRefused(`is ${value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`}, not a string or number`);
   }
@@ -53,6 +55,18 @@ function capturedText(value: unknown, echo: (text: string) => string): string {
 }
 
 class CaptureRefused extends Error {}
+
+type RawJson = { rawJSON?: (text: string) => unknown; isRawJSON?: (value: unknown) => boolean };
+const rawJson = JSON as unknown as RawJson;
+
+/**
+ * JSON.parse's reviver that keeps a number's own text when JavaScript cannot hold it exactly (a 64-bit
+ * id, "1.0"), so the agent's result — re-serialized with tokens in it — does not alter other fields.
+ */
+function exactNumbers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== "number" || context?.source === undefined || String(value) === context.source || !rawJson.rawJSON) return value;
+  return rawJson.rawJSON(context.source);
+}
 
 /** `document` with the value at `tokens` replaced by `replacement` (the root when `tokens` is empty). */
 function replaced(document: unknown, tokens: readonly string[], replacement: string): unknown {
@@ -81,7 +95,7 @@ export async function captureResponse(raw: RawResponse, specs: CaptureSpec[], ru
   if (typeof decoded === "string") return fail(`the body cannot be read (${decoded})`);
   let document: unknown;
   try {
-    document = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(decoded));
+    document = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(decoded), exactNumbers as (key: string, value: unknown) => unknown);
   } catch {
     const type = raw.head.headers.find(([n]) => n.toLowerCase() === "content-type")?.[1] ?? "none";
     return fail(`the response body is not JSON (Content-Type: ${type.slice(0, 80)})`);

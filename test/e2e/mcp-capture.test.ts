@@ -126,6 +126,7 @@ describe("fetch … capture", () => {
     const body = JSON.parse(content.body);
     expect(body.user).toEqual({ name: `app_${before + 1}`, password: content.captured[0].token });
     expect(body.connection).toStartWith(`postgres://app_${before + 1}:`);
+    expect(content.body).toContain('"account":12345678901234567890123'); // other fields exactly as sent
     expect(content.headers["x-request-id"]).toBeDefined();
     expect(content.note).toContain("captured SECOND_PASSWORD");
   });
@@ -329,8 +330,11 @@ describe("what a prompt-injected agent would try", () => {
     expect(huge.isError).toBe(true);
     expect(huge.content[0].text).toContain("longer than 8192 bytes");
 
+    const inexact = await captureCreds(eve, [{ pointer: "/account", as: "INEXACT" }]);
+    expect(inexact.content[0].text).toContain("cannot keep exactly");
+
     const all = await names();
-    for (const name of ["TTL", "MISSING", "NOT_JSON", "HUGE", "P0"]) expect(all).not.toContain(name);
+    for (const name of ["TTL", "MISSING", "NOT_JSON", "HUGE", "P0", "INEXACT"]) expect(all).not.toContain(name);
   });
 });
 

@@ -7,7 +7,8 @@
 // for the client to acknowledge the first), /download?bytes=N[&chunked=1], /upload (a sink that hashes
 // what it receives), /ws (WebSocket echo), /credentials[?bytes=N] (creates a user: JSON with a fresh random
 // password of N characters, default 32, also percent-encoded in a connection URL, base64 in a Basic
-// credential and raw in X-Request-Id; each password kept in `credentials`).
+// credential and raw in X-Request-Id, beside an "account" id too large for a JavaScript number; each
+// password kept in `credentials`).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -119,15 +120,15 @@ export async function startHttpsUpstream(options: { hostnames?: string[] } = {})
         const password = `${randomBytes(Math.ceil(bytes / 2)).toString("hex").slice(0, Math.max(bytes - 4, 0))}!&/=`.slice(0, bytes);
         credentials.push(password);
         const user = `app_${credentials.length}`;
-        return Response.json(
-          {
-            id: credentials.length,
-            user: { name: user, password },
-            connection: `postgres://${user}:${encodeURIComponent(password)}@db.internal:5432/app`,
-            basic: Buffer.from(`${user}:${password}`).toString("base64"),
-          },
-          { status: 201, headers: { "x-request-id": password } },
-        );
+        const json = JSON.stringify({
+          id: credentials.length,
+          user: { name: user, password },
+          connection: `postgres://${user}:${encodeURIComponent(password)}@db.internal:5432/app`,
+          basic: Buffer.from(`${user}:${password}`).toString("base64"),
+        });
+        // Plus an id no JavaScript number holds exactly, as a 64-bit API would send it.
+        const text = `${json.slice(0, -1)},"account":12345678901234567890123}`;
+        return new Response(text, { status: 201, headers: { "content-type": "application/json", "x-request-id": password } });
       }
       case "/upload":
         return Response.json({ bytes: length, sha256: recorded.bodySha256 });
