@@ -181,7 +181,6 @@ export class AccessService implements McpHost {
     }
   }
 
-  /** The secret's value through the provider layer; AccessError(503) naming the backend on failure. */
   #leases: ServerLeases | undefined;
 
   /** Gives value() the server's lease keeper: dynamic secrets are then leased per token (src/server/leases.ts). */
@@ -190,9 +189,10 @@ export class AccessService implements McpHost {
   }
 
   /**
+   * The secret's value through the provider layer; AccessError(503) naming the backend on failure.
    * `identity`: who the value is for. A dynamic secret's lease is held by that token (revoked with it, never
-   * past its exp) and its value is reused only for that token; without a lease keeper, a lease is revoked
-   * at its own end.
+   * past its exp) and its value is reused only for that token. Secrets that read the same ref (username
+   * and password of one database/creds/<role>) are read with it, so they come from one lease.
    */
   async value(secret: string, identity?: CallerIdentity): Promise<SecretValue> {
     const state = this.state();
@@ -200,14 +200,16 @@ export class AccessService implements McpHost {
     if (!spec) throw new AccessError(404, "unknown_secret", `no secret named ${JSON.stringify(secret.slice(0, 100))} in the bundle`);
     const cached = identity && this.#leases?.cached(identity, secret);
     if (cached) return cached;
-    const { outcomes, leases } = await resolveSecrets(state.config, [spec], { providers: freshProviders(state) });
+    const siblings = state.set.bundle.secrets.filter((s) => s.name !== secret && s.provider === spec.provider && s.ref === spec.ref);
+    const { outcomes, leases } = await resolveSecrets(state.config, [spec, ...siblings], { providers: freshProviders(state) });
     const outcome = outcomes[0]!;
     if (leases.size > 0 && this.#leases) {
       if (!outcome.value) {
         await this.#leases.revokeNow(leases, secret, "read failed");
       } else {
         try {
-          await this.#leases.hold(identity, secret, outcome.value, leases);
+          const values = new Map(outcomes.flatMap((o) => (o.value ? [[o.spec.name, o.value] as const] : [])));
+          await this.#leases.hold(identity, values, leases);
         } catch {
           await this.#leases.revokeNow(leases, secret, "could not be recorded");
           throw new AccessError(503, "state_unavailable", `${secret}: its lease could not be recorded in the server state, so it was revoked`);

@@ -5,11 +5,13 @@
 // duration, and the sweeper revokes it at the backend then. Revoking a minted token (/v1/tokens/revoke)
 // revokes every lease obtained with it or with any token minted from it — "revoke it when the task
 // completes" is one call. The value is kept in memory for that token alone (its later calls reuse the
-// lease); it is never served to another identity.
+// lease); it is never served to another identity. A lease shorter than its token is renewed, asking only
+// for the token's remaining time.
 
 import type { AuditLog } from "../audit/log.ts";
 import { revocationIds } from "../identity/mint.ts";
 import type { CallerIdentity } from "../mcp/host.ts";
+import type { Lease } from "../providers/lease.ts";
 import type { LeaseSet } from "../resolve/leases.ts";
 import type { SecretValue } from "../secret.ts";
 import type { ServerState, StoredLease } from "../state/types.ts";
@@ -33,6 +35,8 @@ function leasePath(leaseId: string): string {
 export class ServerLeases {
   readonly #held = new Map<string, Held>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Leases recorded by this process and not yet revoked (a renewal must not bring a revoked one back). */
+  readonly #live = new Set<string>();
   readonly #interval: ReturnType<typeof setInterval>;
 
   constructor(
@@ -63,27 +67,60 @@ export class ServerLeases {
   }
 
   /**
-   * Records the leases a resolution obtained for `identity` (none: nothing to do). Throws when the state
-   * cannot record them — the caller then revokes them (revokeNow) and refuses: a lease kz cannot track
-   * would outlive the task.
+   * Records the leases a resolution obtained for `identity` (none: nothing to do) and keeps `values` (every
+   * secret read in it, by name) for that token. Throws when the state cannot record them — the caller then
+   * revokes them (revokeNow) and refuses: a lease kz cannot track would outlive the task.
    */
-  async hold(identity: CallerIdentity | undefined, secret: string, value: SecretValue, leases: LeaseSet, now = Date.now()): Promise<void> {
+  async hold(identity: CallerIdentity | undefined, values: ReadonlyMap<string, SecretValue>, leases: LeaseSet, now = Date.now()): Promise<void> {
     if (leases.size === 0) return;
     const exp = typeof identity?.claims.exp === "number" ? identity.claims.exp * 1000 : undefined;
     const holders = identity ? revocationIds(identity.claims as never) : [];
     let end = Infinity;
     const ids: string[] = [];
-    for (const { lease } of leases.all()) {
-      const leaseEnd = lease.durationSeconds > 0 ? lease.obtainedAt + lease.durationSeconds * 1000 : exp ?? now;
+    for (const { lease, secrets } of leases.all()) {
+      const leaseEnd = lease.durationSeconds > 0 ? lease.obtainedAt + lease.durationSeconds * 1000 : (exp ?? now);
       const expiresAt = Math.min(exp ?? leaseEnd, leaseEnd);
-      const stored: StoredLease = { leaseId: lease.id, provider: lease.provider, secret, holders, expiresAt };
+      const stored: StoredLease = { leaseId: lease.id, provider: lease.provider, secret: secrets.join(","), holders, expiresAt };
       await this.state.putLease(stored);
+      this.#live.add(lease.id);
       ids.push(lease.id);
       end = Math.min(end, expiresAt);
       this.#record("lease.hold", stored, identity, { expires_at: new Date(expiresAt).toISOString() });
+      if (exp !== undefined && lease.renewable && leaseEnd < exp) this.#renewLater(lease, stored, exp, leaseEnd);
     }
-    if (identity) this.#held.set(ServerLeases.#key(identity, secret), { value, leaseIds: ids, expiresAt: end });
+    if (identity) {
+      for (const [name, value] of values) this.#held.set(ServerLeases.#key(identity, name), { value, leaseIds: ids, expiresAt: end });
+    }
     this.#wakeAt(end);
+  }
+
+  /**
+   * Renews a lease shorter than its token, at 2/3 of its remaining time, asking only for the time the
+   * token has left — never beyond it. A refused renewal leaves the lease to end by itself (it is swept).
+   */
+  #renewLater(lease: Lease, stored: StoredLease, exp: number, currentEnd: number): void {
+    const at = Date.now() + ((currentEnd - Date.now()) * 2) / 3;
+    const timer = setTimeout(async () => {
+      this.#timers.delete(timer);
+      if (!this.#live.has(lease.id)) return;
+      try {
+        const asked = Math.ceil((exp - Date.now()) / 1000);
+        if (asked <= 0) return;
+        const granted = await lease.renew(asked);
+        if (!this.#live.has(lease.id)) return; // revoked while renewing
+        const newEnd = Date.now() + granted.durationSeconds * 1000;
+        const expiresAt = Math.min(exp, newEnd);
+        await this.state.putLease({ ...stored, expiresAt });
+        for (const held of this.#held.values()) if (held.leaseIds.length === 1 && held.leaseIds[0] === lease.id) held.expiresAt = expiresAt;
+        this.#record("lease.renew", { ...stored, expiresAt }, undefined, { expires_at: new Date(expiresAt).toISOString() });
+        this.#wakeAt(expiresAt);
+        if (granted.renewable && newEnd < exp - 1_000 && granted.durationSeconds > 0) this.#renewLater(lease, { ...stored, expiresAt }, exp, newEnd);
+      } catch (error) {
+        this.log(`lease ${leasePath(lease.id)} (${stored.secret}): renewal failed: ${String((error as Error).message ?? "error").split("\n")[0]!.slice(0, 200)}`);
+      }
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    this.#timers.add(timer);
   }
 
   /** Revokes leases at once (a resolution whose value will not be used, or could not be recorded). */
@@ -128,6 +165,7 @@ export class ServerLeases {
   }
 
   async #revoke(lease: StoredLease, why: string): Promise<void> {
+    this.#live.delete(lease.leaseId);
     for (const [key, held] of this.#held) if (held.leaseIds.includes(lease.leaseId)) this.#held.delete(key);
     const bundle = this.bundle();
     try {

@@ -68,6 +68,7 @@ providers:
 secrets:
   ORDERS_DB: { provider: vault, ref: database/creds/readonly, template: "postgres://{{username}}:{{password}}@127.0.0.1:${pg.port}/${pg.database}" }
   DB_PASS: { provider: vault, ref: database/creds/readonly, field: password }
+  DB_USER: { provider: vault, ref: database/creds/readonly, field: username }
 tokens: { signing_key_file: ./mint-key.pem }
 audit: { path: ./audit.jsonl }
 policies:
@@ -91,7 +92,7 @@ afterAll(async () => {
 const start = () => ServerProcess.start(["--bundle", bundle, "--mcp", "--public-url", PUBLIC_URL], { cwd: dir, env: { VAULT_TOKEN: ROOT } });
 
 async function mint(parent: string, ttl = 600): Promise<{ token: string; jti: string }> {
-  const res = await server.post("/v1/tokens", { secrets: ["ORDERS_DB", "DB_PASS"], ttl_seconds: ttl }, parent);
+  const res = await server.post("/v1/tokens", { secrets: ["ORDERS_DB", "DB_PASS", "DB_USER"], ttl_seconds: ttl }, parent);
   expect(res.status).toBe(201);
   return (await res.json()) as { token: string; jti: string };
 }
@@ -122,7 +123,7 @@ describe.skipIf(!!missing)("a lease per task", () => {
     expect(await res.json()).toMatchObject({ revoked: true, leases_revoked: 1 });
     expect(vault.leases.get(ids[0]!)!.revoked).toBe(true);
     const records = readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(records.find((r) => r.event === "lease.revoke" && r.reason === "token revoked")).toMatchObject({ secret: "DB_PASS", lease: "database/creds/readonly", status: "ok" });
+    expect(records.find((r) => r.event === "lease.revoke" && r.reason === "token revoked")).toMatchObject({ secret: expect.stringContaining("DB_PASS"), lease: "database/creds/readonly", status: "ok" });
     expect(JSON.stringify(records)).not.toContain(DYN_PASS);
   });
 
@@ -148,6 +149,38 @@ describe.skipIf(!!missing)("a lease per task", () => {
     expect(await res.json()).toMatchObject({ leases_revoked: 1 });
     expect(vault.leases.get(ids[0]!)!.revoked).toBe(true);
   });
+
+  test("username and password resolved one by one by a token come from one lease", async () => {
+    const task = await mint(await root("lead-8"));
+    const { result, ids } = await minted(async () => [await resolveWith(task.token, "DB_USER"), await resolveWith(task.token, "DB_PASS")]);
+    expect(result.map((r) => r.value)).toEqual([DYN_USER, DYN_PASS]);
+    expect(ids).toHaveLength(1);
+    await server.post("/v1/tokens/revoke", { token: task.token }, task.token);
+    expect(vault.leases.get(ids[0]!)!.revoked).toBe(true);
+  });
+
+  test("a lease shorter than its token is renewed, asking only for the token's remaining time, then revoked at its exp", async () => {
+    vault.setLeaseDuration(2, { maxTtl: 3600 });
+    try {
+      const task = await mint(await root("lead-9"), 4);
+      const { ids } = await minted(() => resolveWith(task.token));
+      expect(ids).toHaveLength(1);
+      const lease = vault.leases.get(ids[0]!)!;
+      await new Promise<void>((resolve) => {
+        const push = lease.renewals.push.bind(lease.renewals);
+        lease.renewals.push = (...n: number[]) => {
+          const r = push(...n);
+          resolve();
+          return r;
+        };
+      });
+      expect(lease.renewals[0]!).toBeLessThanOrEqual(4);
+      await revokedAtVault(ids[0]!);
+      expect(lease.revoked).toBe(true);
+    } finally {
+      vault.setLeaseDuration(3600);
+    }
+  }, 15_000);
 
   test("a lease never outlives its token: the server revokes it at the token's exp", async () => {
     const task = await mint(await root("lead-5"), 2);
