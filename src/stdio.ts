@@ -31,14 +31,20 @@ export function fdSink(fd: 1 | 2): Bun.FileSink {
 
 let nullDevice: number | undefined;
 
-/** Whether fd is a terminal: a character device other than /dev/null (no node:tty needed). */
-export function isTerminal(fd: number): boolean {
+/** What fd is open on: a terminal (a character device other than /dev/null), /dev/null, or other. */
+function fdKind(fd: number): "terminal" | "null" | "other" {
   try {
     const stat = fstatSync(fd);
-    if (!stat.isCharacterDevice()) return false;
+    if (!stat.isCharacterDevice()) return "other";
     nullDevice ??= statSync("/dev/null").rdev;
-    return stat.rdev !== nullDevice;
+    return stat.rdev === nullDevice ? "null" : "terminal";
   } catch {
-    return false;
+    return "other";
   }
 }
+
+/** Whether fd is a terminal (no node:tty needed). */
+export const isTerminal = (fd: number): boolean => fdKind(fd) === "terminal";
+
+/** Whether fd is open on /dev/null: nothing written there can be read back by anyone. */
+export const isNullDevice = (fd: number): boolean => fdKind(fd) === "null";

@@ -6,7 +6,6 @@
 // node:crypto costs several ms of `kz run`'s start-up, and this module is on every run's path.
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { KzError } from "../errors.ts";
 import { SecretValue } from "../secret.ts";
@@ -25,7 +24,7 @@ interface StoreFile {
 }
 
 export function storePaths(env: Env = process.env): { data: string; key: string } {
-  const home = env.HOME || homedir();
+  const home = env.HOME || (require("node:os") as typeof import("node:os")).homedir(); // node:os only without HOME
   const dataHome = env.XDG_DATA_HOME || join(home, ".local", "share");
   const configHome = env.XDG_CONFIG_HOME || join(home, ".config");
   return { data: join(dataHome, "keyzero", "store.json"), key: join(configHome, "keyzero", "local.key") };

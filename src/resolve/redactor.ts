@@ -8,6 +8,12 @@ import { SplicingStream } from "./splicing-stream.ts";
 
 export const MIN_MASK_LENGTH = 6;
 
+/** Whether a Redactor over `secrets` would mask anything (without building one). */
+export function masksAny(secrets: Iterable<{ value: string }>): boolean {
+  for (const { value } of secrets) if (value.length >= MIN_MASK_LENGTH) return true;
+  return false;
+}
+
 export class Redactor {
   private readonly needles: Needles;
   private readonly markers: Uint8Array[];
@@ -25,7 +31,7 @@ export class Redactor {
   private readonly marker = (m: Match): Uint8Array => this.markers[m.needle]!;
 
   get active(): boolean {
-    return this.needles.size > 0;
+    return this.needles.size > 0; // the same as masksAny(secrets)
   }
 
   /** Feeds a chunk; returns what can be written now. */

@@ -54,16 +54,30 @@ function reasonOf(error: unknown): string {
   return "unknown error";
 }
 
-function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, provider: string): Promise<T> {
-  const controller = new AbortController();
+/**
+ * Bounds `work` by `ms`. Its abort signal is made only when a provider reads it (the env and local ones
+ * never do; the first AbortController costs ~1 ms of kz run's start-up); one read after the timeout
+ * comes already aborted.
+ */
+function withTimeout<T>(work: (signal: () => AbortSignal) => Promise<T>, ms: number, provider: string): Promise<T> {
+  let controller: AbortController | undefined;
+  let timedOut = false;
+  const signal = () => {
+    if (!controller) {
+      controller = new AbortController();
+      if (timedOut) controller.abort();
+    }
+    return controller.signal;
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      controller.abort();
+      timedOut = true;
+      controller?.abort();
       reject(new ProviderError(`${provider} did not answer within ${ms} ms (set [providers.${provider}] timeout_ms to wait longer)`));
     }, ms);
   });
-  return Promise.race([work(controller.signal), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work(signal), timeout]).finally(() => clearTimeout(timer));
 }
 
 export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts: ResolveOptions = {}): Promise<Resolution> {
@@ -92,7 +106,8 @@ export async function resolveSecrets(config: KzConfig, specs: SecretSpec[], opts
       pending = withTimeout(
         async (signal) => {
           const provider = await providerFor(spec.provider);
-          return provider.fetch({ name: spec.name, ref: spec.ref, field: spec.field, versionStage: spec.versionStage, signal, leases });
+          const { name, ref, field, versionStage } = spec;
+          return provider.fetch({ name, ref, field, versionStage, leases, get signal() { return signal(); } });
         },
         timeoutMs,
         spec.provider,

@@ -3,13 +3,14 @@
 //   inherit — no masking: the child gets our stdio as is (full fidelity, zero overhead);
 //   pty     — masking with stdin and stdout on a terminal: the child runs on a pseudo-terminal, so colour
 //             and interactive programs keep working, and its output is masked on the way to ours;
-//   pipe    — masking otherwise: stdout and stderr each flow through their own Redactor.
+//   pipe    — masking otherwise: stdout and stderr each flow through their own Redactor; one that is
+//             /dev/null is handed to the child as is (nobody can read it back; no pump to start).
 // Output goes through Bun FileSinks, not process.stdout (whose setup alone costs ~20 ms).
 // Signals sent to kz are forwarded once; terminal-generated ones (^C, ^\) are not re-sent to a child
 // that shares our terminal, since the terminal already delivered them to it.
 
-import { Redactor } from "../resolve/redactor.ts";
-import { fdSink, isTerminal } from "../stdio.ts";
+import { masksAny, Redactor } from "../resolve/redactor.ts";
+import { fdSink, isNullDevice, isTerminal } from "../stdio.ts";
 import { exitStatusOf } from "./exit-status.ts";
 import type { SandboxControl } from "./sandbox/control.ts";
 import { spawnError } from "./spawn-error.ts";
@@ -49,7 +50,7 @@ async function relay(source: ReadableStream<Uint8Array>, sink: Bun.FileSink, red
 
 /** Runs the child to completion and returns the exit status kz should exit with. */
 export async function runChild(opts: SpawnOptions): Promise<number> {
-  const mode = chooseMode(new Redactor(opts.mask).active);
+  const mode = chooseMode(masksAny(opts.mask));
   const sharesTerminal = !opts.detached && mode !== "pty" && (isTerminal(0) || isTerminal(1) || isTerminal(2));
   const control = Array.from({ length: opts.sandbox?.control.fds ?? 0 }, () => "pipe" as const);
   const [file, ...args] = opts.command;
@@ -94,10 +95,11 @@ export async function runChild(opts: SpawnOptions): Promise<number> {
         process.stdin.pause();
       };
     } else if (mode === "pipe") {
-      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdio: ["inherit", "pipe", "pipe", ...control] });
+      const [out, err] = [isNullDevice(1) ? "inherit" : "pipe", isNullDevice(2) ? "inherit" : "pipe"] as const;
+      proc = Bun.spawn([resolved, ...args], { env: opts.env, stdio: ["inherit", out, err, ...control] });
       outputDone = Promise.all([
-        relay(proc.stdout as ReadableStream<Uint8Array>, fdSink(1), new Redactor(opts.mask)),
-        relay(proc.stderr as ReadableStream<Uint8Array>, fdSink(2), new Redactor(opts.mask)),
+        out === "pipe" && relay(proc.stdout as ReadableStream<Uint8Array>, fdSink(1), new Redactor(opts.mask)),
+        err === "pipe" && relay(proc.stderr as ReadableStream<Uint8Array>, fdSink(2), new Redactor(opts.mask)),
       ]);
     } else {
       proc = Bun.spawn([resolved, ...args], { env: opts.env, stdio: ["inherit", "inherit", "inherit", ...control] });

@@ -131,6 +131,27 @@ describe("masking", () => {
     expect(r.stderr).toBe("err [kz:OTHER]\n");
   });
 
+  test("an output on /dev/null goes to the child as is; the other one is still masked", async () => {
+    // The child reports where its fd 1 and 2 lead: /dev/null itself for the discarded one, kz's pipe otherwise.
+    const script = 'echo "out $API_KEY $(readlink /proc/$$/fd/1)"; echo "err $OTHER $(readlink /proc/$$/fd/2)" >&2';
+    for (const [discard, kept] of [["stdout", "stderr"], ["stderr", "stdout"]] as const) {
+      const r = Bun.spawnSync([KZ, "run", "--", "sh", "-c", script], { cwd: box.dir, env: box.env, [discard]: "ignore", [kept]: "pipe" });
+      expect(r.exitCode).toBe(0);
+      const text = r[kept].toString();
+      expect(text).toMatch(kept === "stdout" ? /^out \[kz:API_KEY\] (pipe|socket):\[\d+\]\n$/ : /^err \[kz:OTHER\] (pipe|socket):\[\d+\]\n$/);
+      expect(text).not.toContain(VALUE);
+      expect(text).not.toContain(OTHER);
+    }
+    const both = Bun.spawnSync([KZ, "run", "--", "sh", "-c", 'fds=$(readlink /proc/$$/fd/1 /proc/$$/fd/2); echo "$fds" > "$OUT"'], {
+      cwd: box.dir,
+      env: { ...box.env, OUT: join(box.dir, "fds.txt") },
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    expect(both.exitCode).toBe(0);
+    expect(await Bun.file(join(box.dir, "fds.txt")).text()).toBe("/dev/null\n/dev/null\n");
+  });
+
   test("--no-masking leaves output alone", async () => {
     const r = await box.kz(["run", "--no-masking", "--", "sh", "-c", 'echo "$API_KEY"']);
     expect(r.stdout).toBe(`${VALUE}\n`);
