@@ -180,12 +180,29 @@ export function once<T>(cache: Map<string, Promise<T>>, key: string, work: () =>
   return pending;
 }
 
+/** The lease of a token kz logged in for (AppRole, JWT, Kubernetes): Vault revokes the token's leases when it ends. */
+export interface TokenLease {
+  expiresAt: number;
+  renewable: boolean;
+}
+
 export interface VaultClient {
   conn: VaultConnection;
   /** The client token: VAULT_TOKEN (or its kin) or one login, shared by every later call. */
   token(signal: AbortSignal): Promise<string>;
   /** One API call (authenticated when `token` is given). */
   send(request: VaultRequest): Promise<VaultAnswer>;
+  /** The login token's lease, once logged in; undefined for a given token (VAULT_TOKEN) or one without a TTL. */
+  tokenLease(): TokenLease | undefined;
+  /** Renews the login token (auth/token/renew-self) by `increment` seconds; a no-op for a given token. */
+  renewToken(increment: number, signal: AbortSignal): Promise<void>;
+}
+
+/** The token lease in a login or renew-self answer (`auth.lease_duration`, `auth.renewable`). */
+function tokenLeaseOf(body: unknown): TokenLease | undefined {
+  const auth = isRecord(body) && isRecord(body.auth) ? body.auth : undefined;
+  const seconds = typeof auth?.lease_duration === "number" ? auth.lease_duration : 0;
+  return seconds > 0 ? { expiresAt: Date.now() + seconds * 1000, renewable: auth?.renewable === true } : undefined;
 }
 
 /** A client for `[providers.vault]`: reads the CA now, logs in on first use. */
@@ -193,6 +210,7 @@ export async function vaultClient(ctx: ProviderContext): Promise<VaultClient> {
   const conn = connectionFrom(ctx);
   const ca = conn.caCertPath ? await readCaCert(conn.caCertPath) : undefined;
   const logins = new Map<string, Promise<string>>();
+  let loginLease: TokenLease | undefined;
 
   // The first caller's signal bounds the shared login.
   const token = (signal: AbortSignal) =>
@@ -201,7 +219,10 @@ export async function vaultClient(ctx: ProviderContext): Promise<VaultClient> {
       if (plan.kind === "token") return plan.token;
       const answer = await send(conn, ca, { method: "POST", path: plan.path, body: plan.body, signal });
       const token = answer.status === 200 ? clientTokenOf(answer.body) : undefined;
-      if (token) return token;
+      if (token) {
+        loginLease = tokenLeaseOf(answer.body);
+        return token;
+      }
       const errors = saying(vaultErrorsOf(answer.body));
       if (answer.status === 400 || answer.status === 403) {
         throw new ProviderError(`Vault refused the ${plan.method} login at ${plan.path}${errors} — ${plan.hint}`);
@@ -213,5 +234,13 @@ export async function vaultClient(ctx: ProviderContext): Promise<VaultClient> {
       throw unexpectedAnswer(answer, `to the ${plan.method} login at ${plan.path}`, conn.address);
     });
 
-  return { conn, token, send: (request) => send(conn, ca, request) };
+  const renewToken = async (increment: number, signal: AbortSignal) => {
+    if (!loginLease) return;
+    const answer = await send(conn, ca, { method: "PUT", path: "auth/token/renew-self", token: await token(signal), body: { increment: Math.max(1, Math.floor(increment)) }, signal });
+    const renewed = answer.status === 200 ? tokenLeaseOf(answer.body) : undefined;
+    if (!renewed) throw unexpectedAnswer(answer, "to the renewal of kz's login token (auth/token/renew-self)", conn.address);
+    loginLease = renewed;
+  };
+
+  return { conn, token, send: (request) => send(conn, ca, request), tokenLease: () => loginLease, renewToken };
 }

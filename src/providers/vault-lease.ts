@@ -2,6 +2,9 @@
 // lease (PUT /v1/sys/leases/renew, /v1/sys/leases/revoke) with the same connection and login as the vault
 // provider. renewLease/revokeLease stand alone for a caller that kept only the lease id (the server after
 // a restart); a Lease from a read carries its own renew/revoke on the client that read it.
+// Vault revokes a lease when the token that created it ends, so when kz logged in for its token
+// (AppRole, JWT, Kubernetes) a lease lasts no longer than that token: its duration is capped at the
+// token's, and renewing it renews the token first (auth/token/renew-self).
 
 import type { Lease, LeaseRenewal } from "./lease.ts";
 import { ProviderError, type ProviderContext } from "./types.ts";
@@ -17,12 +20,20 @@ export function leaseOf(body: unknown, path: string, client: VaultClient, provid
     id,
     provider,
     path,
-    durationSeconds: secondsOf(body.lease_duration),
+    durationSeconds: cappedByToken(secondsOf(body.lease_duration), client),
     renewable: body.renewable === true,
     obtainedAt: Date.now(),
     renew: (increment, signal) => renewWith(client, id, increment, signal),
     revoke: (signal) => revokeWith(client, id, signal),
   };
+}
+
+/** A lease's seconds, no more than the login token has left (Vault ends the lease with the token). */
+function cappedByToken(seconds: number, client: VaultClient): number {
+  const token = client.tokenLease();
+  if (!token) return seconds;
+  const left = Math.max(0, Math.ceil((token.expiresAt - Date.now()) / 1000));
+  return seconds === 0 ? left : Math.min(seconds, left);
 }
 
 function secondsOf(value: unknown): number {
@@ -32,10 +43,11 @@ function secondsOf(value: unknown): number {
 async function renewWith(client: VaultClient, leaseId: string, increment: number, signal?: AbortSignal): Promise<LeaseRenewal> {
   signal ??= AbortSignal.timeout(DEFAULT_TIMEOUT_MS);
   const token = await client.token(signal);
+  if (client.tokenLease()?.renewable) await client.renewToken(increment, signal);
   const body = { lease_id: leaseId, increment: Math.max(1, Math.floor(increment)) };
   const answer = await client.send({ method: "PUT", path: "sys/leases/renew", token, body, signal });
   if (answer.status === 200 && isRecord(answer.body)) {
-    return { durationSeconds: secondsOf(answer.body.lease_duration), renewable: answer.body.renewable === true };
+    return { durationSeconds: cappedByToken(secondsOf(answer.body.lease_duration), client), renewable: answer.body.renewable === true };
   }
   throw leaseError(client, answer, "renew");
 }

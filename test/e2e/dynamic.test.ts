@@ -14,11 +14,13 @@ import { startVaultServer, type VaultLease, type VaultServer } from "../servers/
 
 const ROOT = "fake-vault-root-dynamic-7f3a";
 const CREDS = "/v1/database/creds/readonly";
+const ROLE_ID = "fake-role-id-dynamic-1";
+const SECRET_ID = "fake-secret-id-dynamic-2";
 let vault: VaultServer;
 let box: Sandbox;
 
 beforeAll(() => {
-  vault = startVaultServer({ rootToken: ROOT });
+  vault = startVaultServer({ rootToken: ROOT, logins: [{ method: "approle", roleId: ROLE_ID, secretId: SECRET_ID }] });
   vault.writeSecret("secret/app/static", { token: "fake-static-token-5e1d" });
   box = new Sandbox({ VAULT_TOKEN: ROOT, TEST_VAULT: "" });
   box.env.TEST_VAULT = vault.url;
@@ -30,6 +32,16 @@ address = "${vault.url}"
 [secrets]
 DB_USER = { provider = "vault", ref = "database/creds/readonly", field = "username", hosts = ["db.example.test"] }
 DB_PASS = { provider = "vault", ref = "database/creds/readonly", field = "password", hosts = ["db.example.test"] }
+`,
+  );
+  box.write(
+    "approle.toml",
+    `[providers.vault]
+address = "${vault.url}"
+auth = { method = "approle" }
+
+[secrets]
+DB_PASS = { provider = "vault", ref = "database/creds/approle-ro", field = "password" }
 `,
   );
   box.write(
@@ -52,6 +64,7 @@ afterAll(() => {
 
 beforeEach(() => {
   vault.setLeaseDuration(3600);
+  vault.setLoginTtl(2764800);
   vault.failRevocations(undefined);
 });
 
@@ -231,6 +244,25 @@ describe("renewal", () => {
     expect(vault.countRequests("/v1/sys/leases/renew")).toBe(renewalsBefore);
     expect(leases[0]!.revoked).toBe(true);
   });
+});
+
+describe("a login token shorter than the lease (Vault ends a lease with the token that made it)", () => {
+  test("kz renews its AppRole token with the lease, so the credential outlives the token's first TTL", async () => {
+    vault.setLoginTtl(2, 600);
+    const renewSelf = "/v1/auth/token/renew-self";
+    const twice = vault.countRequests(renewSelf) + 1;
+    // Past two token renewals the token's first 2 s are over; the child then asks whether its lease holds.
+    const child = `until [ "$(curl -s "$TEST_VAULT/_test/count?path=${renewSelf}")" -gt ${twice} ]; do sleep 0.05; done; curl -s "$TEST_VAULT/_test/alive?path=database/creds/approle-ro"`;
+    const { result, leases } = await minted(() =>
+      box.kz(["run", "--config", "approle.toml", "--", "sh", "-c", child], { env: { VAULT_ROLE_ID: ROLE_ID, VAULT_SECRET_ID: SECRET_ID } }),
+    );
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe("1");
+    expect(result.code).toBe(0);
+    expect(vault.requests.findLast((r) => r.path === renewSelf)?.body).toEqual({ increment: 2 });
+    expect(leases[0]!.renewals.length).toBeGreaterThanOrEqual(2);
+    expect(leases[0]!.revoked).toBe(true);
+  }, 20_000);
 });
 
 describe("kz status", () => {

@@ -45,6 +45,8 @@ export interface VaultLease {
   expiresAt: number;
   revoked: boolean;
   renewals: number[];
+  /** The token that read it: Vault revokes the lease when that token ends. */
+  token: string;
 }
 
 export interface RecordedRequest {
@@ -72,6 +74,10 @@ export interface VaultServer {
   leases: Map<string, VaultLease>;
   /** lease_duration (and the max TTL) of leases minted from now on; renewable unless told otherwise. */
   setLeaseDuration(seconds: number, opts?: { maxTtl?: number; renewable?: boolean }): void;
+  /** Login tokens issued from now on live `seconds` (renewable up to `maxTtl` from login). */
+  setLoginTtl(seconds: number, maxTtl?: number): void;
+  /** Whether a lease still holds: not revoked, not expired, and its token alive. */
+  leaseAlive(id: string): boolean;
   /** Revocations answer this status (e.g. 403, 500) instead of 204; undefined restores. */
   failRevocations(status: number | undefined): void;
   stop(): void;
@@ -117,9 +123,16 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
   const dynamicMounts = new Set(opts.dynamicMounts ?? ["database", "aws"]);
   const leases = new Map<string, VaultLease>();
   let leaseConfig = { duration: 3600, maxTtl: 86400, renewable: true };
+  let loginTtl = { seconds: 2764800, maxTtl: 2764800 };
+  /** Login tokens' lifetimes: when each ends, and the latest renew-self may reach. */
+  const tokenLife = new Map<string, { issuedAt: number; expiresAt: number; maxAt: number }>();
+  const tokenAlive = (token: string) => {
+    const life = tokenLife.get(token);
+    return !life || Date.now() < life.expiresAt;
+  };
   let revokeFailure: number | undefined;
 
-  const mayUse = (token: string) => token === opts.rootToken || issuedTokens.has(token) || Boolean(opts.limitedTokens?.[token]);
+  const mayUse = (token: string) => (token === opts.rootToken || issuedTokens.has(token) || Boolean(opts.limitedTokens?.[token])) && tokenAlive(token);
 
   function readDynamic(path: string, token: string): Response {
     if (!mayUse(token)) return errors(403, "permission denied");
@@ -136,6 +149,7 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
       expiresAt: now + leaseConfig.duration * 1000,
       revoked: false,
       renewals: [],
+      token,
     });
     const data =
       mount === "aws"
@@ -180,6 +194,7 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
     }
     const token = `hvs.fake-issued-token-${String(issuedTokens.size + 1).padStart(4, "0")}`;
     issuedTokens.add(token);
+    tokenLife.set(token, { issuedAt: Date.now(), expiresAt: Date.now() + loginTtl.seconds * 1000, maxAt: Date.now() + loginTtl.maxTtl * 1000 });
     const policies = ["default", "kz-read"];
     return Response.json(
       envelope({
@@ -189,7 +204,7 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
           policies,
           token_policies: policies,
           metadata: { role_name: config.role ?? "kz" },
-          lease_duration: 2764800,
+          lease_duration: loginTtl.seconds,
           renewable: true,
           entity_id: crypto.randomUUID(),
           token_type: "service",
@@ -245,10 +260,25 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
       }
       if (sealed) return errors(503, "Vault is sealed");
       if (path === "/_test/count") return new Response(String(requests.filter((r) => r.path === url.searchParams.get("path")).length));
+      if (path === "/_test/alive") {
+        const under = url.searchParams.get("path");
+        return new Response(String([...leases.values()].filter((l) => l.path === under && server_.leaseAlive(l.id)).length));
+      }
       if (!path.startsWith("/v1/")) return errors(404);
       const apiPath = path.slice("/v1/".length);
       const namespace = req.headers.get("x-vault-namespace") ?? "";
 
+      if ((req.method === "PUT" || req.method === "POST") && apiPath === "auth/token/renew-self") {
+        const token = req.headers.get("x-vault-token") ?? "";
+        const life = tokenLife.get(token);
+        if (!life || !tokenAlive(token)) return errors(403, "permission denied");
+        const body = ((await req.json().catch(() => ({}))) ?? {}) as Record<string, unknown>;
+        recorded.body = body;
+        const asked = typeof body.increment === "number" ? body.increment : loginTtl.seconds;
+        const granted = Math.max(0, Math.min(asked, Math.floor((life.maxAt - Date.now()) / 1000)));
+        life.expiresAt = Date.now() + granted * 1000;
+        return Response.json(envelope({ auth: { client_token: token, lease_duration: granted, renewable: true, policies: ["default", "kz-read"] } }));
+      }
       const loginRoute = /^auth\/(.+)\/login$/.exec(apiPath);
       if (req.method === "POST" && loginRoute) {
         let body: unknown;
@@ -279,7 +309,7 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
     },
   });
 
-  return {
+  const server_: VaultServer = {
     url: `${opts.tls ? "https" : "http"}://127.0.0.1:${server.port}`,
     requests,
     writeSecret(path, data, namespace = "") {
@@ -302,6 +332,13 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
       return requests.filter((r) => r.path === path).length;
     },
     leases,
+    setLoginTtl(seconds, maxTtl = seconds * 100) {
+      loginTtl = { seconds, maxTtl };
+    },
+    leaseAlive(id) {
+      const lease = leases.get(id);
+      return Boolean(lease && !lease.revoked && Date.now() < lease.expiresAt && tokenAlive(lease.token));
+    },
     setLeaseDuration(seconds, o = {}) {
       leaseConfig = { duration: seconds, maxTtl: o.maxTtl ?? 86400, renewable: o.renewable ?? true };
     },
@@ -312,4 +349,5 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
       server.stop(true);
     },
   };
+  return server_;
 }
