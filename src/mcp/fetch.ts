@@ -254,7 +254,7 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   // 2. Which secrets it uses.
   const used = secretsUsed(dest, head, body, state.tokens.discoveryTableWith(captured));
   if (isRefusal(used)) {
-    if (used.secret) record(used.secret);
+    if (used.secret) record(used.secret, isCaptured(used.secret) ? used.reason : undefined);
     return refuse(`fetch refused: ${used.reason}`);
   }
   if (used.length === 0) {
