@@ -152,6 +152,10 @@ describe("fetch … capture", () => {
       expect(result.isError).toBe(true);
       expect(result.content[0].text).toContain("NEW_DB_PASSWORD may only be sent to api.example.test");
     }
+    // Its placement is the default, headers only: in a body (where an API might store and show it) it is refused.
+    const inBody = await call(alice, "fetch", { url: "https://api.example.test/echo", method: "POST", headers: { "Content-Type": "application/json" }, body: `{"pw":"${token}"}` });
+    expect(inBody.isError).toBe(true);
+    expect(inBody.content[0].text).toContain("NEW_DB_PASSWORD");
     // A captured secret bound to no host (the default) can only be shared.
     const unbound = await call(alice, "fetch", { url: "https://api.example.test/echo", secret: "SECOND_PASSWORD" });
     expect(unbound.isError).toBe(true);
