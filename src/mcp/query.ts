@@ -24,12 +24,10 @@ import { DEFAULT_MAX_ROWS, DEFAULT_QUERY_TIMEOUT_MS, MAX_ROWS_CEILING, type Quer
 
 const MAX_AUDITED_SQL = 4_096;
 
-
 // ---------------------------------------------------------------------------------------------------
 // Pools, one per secret and value, per host; all closed when the bundle changes or the server stops.
 
 interface Entry {
-  value: string;
   url: DatabaseUrl;
   pool: QueryPool;
   /** The values the masker replaces: the URL and its password (raw and decoded). */
@@ -70,13 +68,21 @@ function maskedValues(name: string, token: string, value: string, url: DatabaseU
   return [...values].map((v) => ({ name, token, value: new SecretValue(v), hosts: [] }));
 }
 
+/**
+ * Pools are keyed by secret AND value: a dynamic secret has one value per token (its own lease), and two
+ * agents querying at once must not close each other's pool. The least recently used pools of a secret
+ * beyond POOLS_PER_SECRET are closed (a rotated value's old pool goes that way, or by its idle timeout).
+ */
+const POOLS_PER_SECRET = 8;
+
 function entryFor(host: McpHost, name: string, token: string, value: string): Entry | string {
   const entries = poolsOf(host);
-  const known = entries.get(name);
-  if (known && known.value === value) return known;
+  const key = `${name}\n${new Bun.CryptoHasher("sha256").update(value).digest("hex")}`;
+  const known = entries.get(key);
   if (known) {
-    void known.pool.close().catch(() => {});
-    entries.delete(name);
+    entries.delete(key); // most recently used last
+    entries.set(key, known);
+    return known;
   }
   const url = parseDatabaseUrl(value);
   if (typeof url === "string") return url;
@@ -86,8 +92,13 @@ function entryFor(host: McpHost, name: string, token: string, value: string): En
   } catch (error) {
     return `cannot open the database: ${describeDbError(error, { dialect: url.dialect, statement: "", needles: url.needles, timeoutMs: 0 }).message}`;
   }
-  const entry: Entry = { value, url, pool, secrets: maskedValues(name, token, value, url) };
-  entries.set(name, entry);
+  const entry: Entry = { url, pool, secrets: maskedValues(name, token, value, url) };
+  entries.set(key, entry);
+  const mine = [...entries.keys()].filter((k) => k.startsWith(`${name}\n`));
+  for (const old of mine.slice(0, Math.max(0, mine.length - POOLS_PER_SECRET))) {
+    void entries.get(old)!.pool.close().catch(() => {});
+    entries.delete(old);
+  }
   return entry;
 }
 
