@@ -100,7 +100,7 @@ actual=$(sha256 "$tmp/$archive")
 
 mkdir "$tmp/x"
 tar -xzf "$tmp/$archive" -C "$tmp/x" kz || err "cannot unpack $archive"
-[ -f "$tmp/x/kz" ] || err "$archive holds no kz binary"
+[ -f "$tmp/x/kz" ] && [ ! -L "$tmp/x/kz" ] || err "$archive holds no kz binary"
 chmod 755 "$tmp/x/kz"
 "$tmp/x/kz" --version >/dev/null 2>&1 || err "the downloaded kz does not run on this machine ($target); nothing was installed"
 

@@ -15,7 +15,7 @@ let curlPath: string;
 
 beforeAll(() => {
   fakeRelease(releases, "0.1.0");
-  fakeRelease(releases, "0.2.0");
+  fakeRelease(releases, "0.2.0", [`${HOST}-musl`, HOST]); // the musl sibling listed first must not be taken on glibc
   fakeRelease(releases, "0.3.0");
   // 0.3.0's archive is swapped after its SHA256SUMS was written: what a compromised mirror would serve.
   const file = join(releases, "0.3.0", `kz-0.3.0-${HOST}.tar.gz`);
