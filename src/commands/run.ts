@@ -8,6 +8,7 @@ import { UsageError } from "../errors.ts";
 import type { LeaseSet } from "../resolve/leases.ts";
 import type { SecretValue } from "../secret.ts";
 import { buildChildEnv } from "../runner/child-env.ts";
+import { holdSignals } from "../runner/signal-hold.ts";
 import { runChild } from "../runner/spawn.ts";
 import { writeStdout } from "../stdio.ts";
 import { parseArgs } from "./args.ts";
@@ -55,8 +56,8 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
     // import costs a few ms in the compiled binary; in sequence they added up).
     if (args.flags.blind) return runBlind(config, specs, args, sandboxModule(config, args));
     const sandboxing = await sandboxModule(config, args);
-    const { values, leases } = await resolveOrFail(config, specs);
-    return withLeases(config, leases, () => {
+    const { values, leases, caught } = await resolveForRun(config, specs);
+    return withLeases(config, leases, caught, () => {
       const raw = new Map([...values].map(([name, value]) => [name, value.reveal()]));
       const env = buildChildEnv(process.env, raw, { cleanEnv: Boolean(args.flags["clean-env"]), alsoPrivate: identityTokenVariables(config) });
       const mask = maskList(raw, args);
@@ -71,14 +72,27 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
  * ends however it ends: the child's exit, a signal (forwarded to the child, which then exits), or kz's
  * own failure after resolution. (Loaded only when a secret is dynamic.)
  */
-async function withLeases(config: KzConfig, leases: LeaseSet, work: () => Promise<number>): Promise<number> {
-  if (!leases.size) return work();
+async function withLeases(config: KzConfig, leases: LeaseSet, caught: number | undefined, work: () => Promise<number>): Promise<number> {
+  if (!leases.size) return caught ?? work();
   const { keepLeases, leaseHooks } = await import("../runner/leases.ts");
   const keeper = keepLeases(leases, leaseHooks(config, printWarning));
   try {
-    return await work();
+    return caught ?? (await work()); // a signal during resolution: revoke, start nothing
   } finally {
     await keeper.end();
+  }
+}
+
+/**
+ * resolveOrFail, with ^C / SIGTERM held while a provider that may mint credentials (vault) resolves:
+ * `caught` is then the exit status to leave with, once the leases are revoked.
+ */
+async function resolveForRun(config: KzConfig, specs: SecretSpec[]) {
+  const hold = specs.some((s) => s.provider === "vault") ? holdSignals(printWarning) : undefined;
+  try {
+    return { ...(await resolveOrFail(config, specs)), caught: hold?.caught() };
+  } finally {
+    hold?.release();
   }
 }
 
@@ -149,8 +163,8 @@ async function runBlind(config: KzConfig, specs: SecretSpec[], args: Args, sandb
   ]);
   checkBlindable(specs);
   if (!args.flags["print-env"]) requireApproval(config); // bindings the user approved, or exit 3
-  const { values, leases } = await resolveOrFail(config, specs);
-  return withLeases(config, leases, () => runBlindResolved(config, specs, args, sandboxing, values, startBlindRun, buildBlindChildEnv));
+  const { values, leases, caught } = await resolveForRun(config, specs);
+  return withLeases(config, leases, caught, () => runBlindResolved(config, specs, args, sandboxing, values, startBlindRun, buildBlindChildEnv));
 }
 
 async function runBlindResolved(

@@ -45,6 +45,16 @@ DB_PASS = { provider = "vault", ref = "database/creds/approle-ro", field = "pass
 `,
   );
   box.write(
+    "slow.toml",
+    `[providers.vault]
+address = "${vault.url}"
+
+[secrets]
+DB_USER = { provider = "vault", ref = "database/creds/slowrun", field = "username" }
+STATIC = { provider = "vault", ref = "secret/data/app/static", field = "token" }
+`,
+  );
+  box.write(
     "failing.toml",
     `[providers.vault]
 address = "${vault.url}"
@@ -172,6 +182,25 @@ describe("revoked however the run ends", () => {
     expect(leases).toHaveLength(1);
     expect(leases[0]!.revoked).toBe(true);
   });
+
+  for (const [signal, status] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    test(`${signal} while kz is still resolving: it finishes, revokes the lease already taken, starts nothing`, async () => {
+      const marker = join(box.dir, `started-${signal}`);
+      const slow = vault.holdRequests("/v1/secret/data/app/static");
+      const { result, leases } = await minted(async () => {
+        const proc = Bun.spawn([KZ, "run", "--config", "slow.toml", "--", "touch", marker], { cwd: box.dir, env: box.env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+        await slow.arrived;
+        while (![...vault.leases.values()].some((l) => l.path === "database/creds/slowrun")) await new Promise((r) => setImmediate(r));
+        proc.kill(signal);
+        await readUntil(proc.stderr, `${signal}: stopping once the secrets being read are in`);
+        slow.release(); // the read completes only now: kz must still be there to revoke
+        return proc.exited;
+      });
+      expect(result).toBe(status);
+      expect(existsSync(marker)).toBe(false);
+      expect(leases.map((l) => l.revoked)).toEqual([true]);
+    });
+  }
 
   test("the command cannot start (kz's own failure after resolution): the lease is revoked", async () => {
     const { result, leases } = await minted(() => box.kz(["run", "--", "/nonexistent/cmd"]));

@@ -76,6 +76,8 @@ export interface VaultServer {
   setLeaseDuration(seconds: number, opts?: { maxTtl?: number; renewable?: boolean }): void;
   /** Login tokens issued from now on live `seconds` (renewable up to `maxTtl` from login). */
   setLoginTtl(seconds: number, maxTtl?: number): void;
+  /** Requests to `path` wait until release(); `arrived` resolves when the first one comes. */
+  holdRequests(path: string): { arrived: Promise<void>; release(): void };
   /** Whether a lease still holds: not revoked, not expired, and its token alive. */
   leaseAlive(id: string): boolean;
   /** Revocations answer this status (e.g. 403, 500) instead of 204; undefined restores. */
@@ -124,6 +126,7 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
   const leases = new Map<string, VaultLease>();
   let leaseConfig = { duration: 3600, maxTtl: 86400, renewable: true };
   let loginTtl = { seconds: 2764800, maxTtl: 2764800 };
+  const holds = new Map<string, { arrive: () => void; released: Promise<void> }>();
   /** Login tokens' lifetimes: when each ends, and the latest renew-self may reach. */
   const tokenLife = new Map<string, { issuedAt: number; expiresAt: number; maxAt: number }>();
   const tokenAlive = (token: string) => {
@@ -253,6 +256,11 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
       requests.push(recorded);
       opts.onRequest?.(recorded);
 
+      const hold = holds.get(path);
+      if (hold) {
+        hold.arrive();
+        await hold.released;
+      }
       if (failures.count > 0) {
         failures.count--;
         const headers = failures.status === 429 ? { "Retry-After": "1" } : undefined;
@@ -332,6 +340,20 @@ export function startVaultServer(opts: VaultServerOptions = {}): VaultServer {
       return requests.filter((r) => r.path === path).length;
     },
     leases,
+    holdRequests(path) {
+      let arrive!: () => void;
+      let release!: () => void;
+      const arrived = new Promise<void>((r) => (arrive = r));
+      const released = new Promise<void>((r) => (release = r));
+      holds.set(path, { arrive, released });
+      return {
+        arrived,
+        release() {
+          holds.delete(path);
+          release();
+        },
+      };
+    },
     setLoginTtl(seconds, maxTtl = seconds * 100) {
       loginTtl = { seconds, maxTtl };
     },
