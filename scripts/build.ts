@@ -7,7 +7,8 @@
 //     the target's Bun runtime from its npm package, so nothing is downloaded at build time)
 // The version (package.json) and the git commit (KZ_BUILD_COMMIT, else `git rev-parse`) are baked in.
 // Splitting + bytecode keep startup to a few ms: each command and provider is its own chunk, loaded
-// only when used. Cross-targets need Bun to fetch that platform's runtime once (network required).
+// only when used. --all/--target alone make Bun fetch that platform's runtime from Bun's site once;
+// `npm run release` (scripts/release.ts) passes the runtime from the pinned npm package instead.
 
 import { mkdirSync, readFileSync } from "node:fs";
 
