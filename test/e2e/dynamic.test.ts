@@ -294,7 +294,7 @@ describe("a login token shorter than the lease (Vault ends a lease with the toke
   }, 20_000);
 });
 
-describe("kz status", () => {
+describe("kz status, validate, export", () => {
   test("shows a dynamic secret with its TTL and keeps no lease", async () => {
     const { result, leases } = await minted(() => box.kz(["status"]));
     expect(result.code).toBe(0);
@@ -302,6 +302,21 @@ describe("kz status", () => {
     expect(leases).toHaveLength(1);
     expect(leases[0]!.revoked).toBe(true);
     expect(result.stdout).not.toContain(leases[0]!.username);
+  });
+
+  test("kz validate resolves it to prove it can, and revokes the lease at once", async () => {
+    const { result, leases } = await minted(() => box.kz(["validate"]));
+    expect(result.code).toBe(0);
+    expect(leases).toHaveLength(1);
+    expect(leases[0]!.revoked).toBe(true);
+  });
+
+  test("kz export prints the credential and leaves its lease to its TTL, saying so", async () => {
+    const { result, leases } = await minted(() => box.kz(["export", "--only", "DB_USER,DB_PASS"]));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`DB_USER='${leases[0]!.username}'`);
+    expect(result.stderr).toContain("DB_USER, DB_PASS: dynamic (vault lease on database/creds/readonly); kz leaves the lease to end by itself in 3600s");
+    expect(leases[0]!.revoked).toBe(false);
   });
 
   test("--json: dynamic {ttl_seconds, renewable}, no value", async () => {
