@@ -84,7 +84,7 @@ export interface PolicyTestCase {
   identity: Record<string, unknown>;
   secret: string;
   action: RequestAction;
-  request: { host?: string; method?: string; path?: string };
+  request: { host?: string; method?: string; path?: string; write?: boolean };
   /** Fixed evaluation time (RFC 3339), for rules that use `now`. */
   now?: string;
   expect: RuleEffect;
@@ -119,7 +119,7 @@ const fetchKeys = ["upstream_ca", "resolve", "allow_private", "max_response_byte
 const policyKeys = ["match", "rules"];
 const ruleKeys = ["cel", "effect"];
 const testKeys = ["name", "identity", "secret", "action", "request", "now", "expect"];
-const testRequestKeys = ["host", "method", "path"];
+const testRequestKeys = ["host", "method", "path", "write"];
 
 /** Reads and parses a YAML file. Syntax errors name the first line at which the document stops parsing. */
 export function readYamlFile(path: string, display: string): { doc: unknown; text: string } {
@@ -450,6 +450,7 @@ export function testCases(v: DocValidator, value: unknown, path: string[], secre
         host: v.string(request.host, [...cpath, "request", "host"]),
         method: v.string(request.method, [...cpath, "request", "method"]),
         path: v.string(request.path, [...cpath, "request", "path"]),
+        ...(request.write !== undefined ? { write: v.boolean(request.write, [...cpath, "request", "write"]) } : {}),
       },
       now,
       expect: expect as RuleEffect,

@@ -104,3 +104,36 @@ tests:
     expect(() => runPolicyTests(set, [join(dir, "y_test.yaml")])).toThrow(/y_test\.yaml:5: tests\.0\.expected: unknown key "expected" — did you mean "expect"\?/);
   });
 });
+
+test("query cases can say request.write, so a bundle can test who may write through the broker", () => {
+  const path = bundles.write({
+    "bundle.yaml": `${ISSUER_YAML}secrets:
+  ORDERS_DB: { provider: env, ref: FAKE_ORDERS_DB_URL }
+policies:
+- match: "**"
+  rules:
+  - cel: "request.action == 'query' && identity.team == 'analytics'"
+    effect: allow
+  - cel: "request.action == 'query' && has(request.write) && request.write && identity.team != 'orders'"
+    effect: deny
+tests:
+- name: analytics reads
+  identity: { team: analytics }
+  secret: ORDERS_DB
+  action: query
+  request: { write: false }
+  expect: allow
+- name: analytics may not write
+  identity: { team: analytics }
+  secret: ORDERS_DB
+  action: query
+  request: { write: true }
+  expect: deny
+`,
+  });
+  const report = runPolicyTests(loadPolicySet(path), []);
+  expect(report.results.map((r) => [r.case.name, r.passed])).toEqual([
+    ["analytics reads", true],
+    ["analytics may not write", true],
+  ]);
+});
