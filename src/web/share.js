@@ -18,9 +18,13 @@ const copy = $("copy");
 const intro = $("intro");
 
 const id = decodeURIComponent(location.pathname.slice(location.pathname.lastIndexOf("/") + 1));
-const key = location.hash.slice(1);
-// The key must not linger in the address bar, the history or a bookmark.
-if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+/** The key from the fragment, which is then removed: it must not linger in the address bar, history or a bookmark. */
+function takeKey() {
+  const fragment = location.hash.slice(1);
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  return fragment;
+}
+let key = takeKey();
 const api = new URL(`../v1/shares/${encodeURIComponent(id)}`, location.href).href;
 
 const MESSAGES = {
@@ -164,6 +168,13 @@ async function onCopy() {
   say("Copied to the clipboard.", "ok");
 }
 
+// The link pasted again into the same tab only changes the fragment: the page stays, so take the new key.
+window.addEventListener("hashchange", () => {
+  if (!location.hash || envelope !== undefined || !result.hidden) return;
+  key = takeKey();
+  say("");
+  void checkShare();
+});
 form.addEventListener("submit", onReveal);
 copy.addEventListener("click", () => void onCopy());
 void checkShare();
