@@ -58,9 +58,11 @@ if [ "$os" = linux ]; then
 fi
 
 if command -v curl >/dev/null 2>&1; then
-  fetch() { why=$(curl -fsSL -o "$2" "$1" 2>&1) || err "download failed: $1 (${why#curl: })"; }
+  # From an https base, no redirect may drop to plain http.
+  case $base in https://*) https_only='--proto =https --tlsv1.2' ;; *) https_only= ;; esac
+  fetch() { why=$(curl $https_only -fsSL -o "$2" "$1" 2>&1) || err "download failed: $1: ${why#curl: }"; }
 elif command -v wget >/dev/null 2>&1; then
-  fetch() { why=$(wget -q -O "$2" "$1" 2>&1) || err "download failed: $1${why:+ ($why)}"; }
+  fetch() { why=$(wget -q -O "$2" "$1" 2>&1) || err "download failed: $1${why:+: $why}"; }
 else
   err "neither curl nor wget found; install one and re-run"
 fi
