@@ -16,6 +16,7 @@ import { resolveSecrets } from "../resolve/resolve.ts";
 import type { SecretValue } from "../secret.ts";
 import { freshProviders, type BundleState } from "./bundle-state.ts";
 import type { ServerLeases } from "./leases.ts";
+import { LeaseSet } from "../resolve/leases.ts";
 import { decisionRecord } from "./decision-record.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -201,7 +202,10 @@ export class AccessService implements McpHost {
     const cached = identity && this.#leases?.cached(identity, secret);
     if (cached) return cached;
     const siblings = state.set.bundle.secrets.filter((s) => s.name !== secret && s.provider === spec.provider && s.ref === spec.ref);
-    const { outcomes, leases } = await resolveSecrets(state.config, [spec, ...siblings], { providers: freshProviders(state) });
+    const { outcomes, leases } = await resolveSecrets(state.config, [spec, ...siblings], { providers: freshProviders(state), leases: new LeaseSet() });
+    // A lease that arrives after the read timed out is nobody's: revoke it as soon as it shows up.
+    const keeper = this.#leases;
+    if (keeper) leases.onLate((lease) => void keeper.revokeLate(lease, secret));
     const outcome = outcomes[0]!;
     if (leases.size > 0 && this.#leases) {
       if (!outcome.value) {

@@ -128,6 +128,11 @@ export class ServerLeases {
     await Promise.all(leases.all().map(({ lease }) => this.#revoke({ leaseId: lease.id, provider: lease.provider, secret, holders: [], expiresAt: 0 }, why)));
   }
 
+  /** Revokes a lease that arrived after its read was given up on. */
+  async revokeLate(lease: Lease, secret: string): Promise<void> {
+    await this.#revoke({ leaseId: lease.id, provider: lease.provider, secret, holders: [], expiresAt: 0 }, "read timed out");
+  }
+
   /** Revokes every lease held by `jti` or a token minted from it; how many there were. */
   async revokeHeldBy(jti: string): Promise<number> {
     const taken = await this.state.takeLeasesHeldBy(jti);
