@@ -54,12 +54,12 @@ export interface Caps {
   maxBytes: number;
 }
 
-/** Builds the result; `secretName` is named in the note when a value was masked. */
+/** Builds the result; the note names the secret when a value was masked. Sizes are UTF-8 bytes of the JSON. */
 export function buildQueryResult(raw: RawRows, echo: EchoRewriter, caps: Caps): QueryResult {
   const mask = echo.header;
   const columns = raw.columns.map((c) => mask(c));
   const rows: Json[][] = [];
-  let bytes = JSON.stringify(columns).length + 64;
+  let bytes = Buffer.byteLength(JSON.stringify(columns)) + 64;
   const notes: string[] = [];
   let truncated = false;
   for (const row of raw.rows) {
@@ -69,7 +69,7 @@ export function buildQueryResult(raw: RawRows, echo: EchoRewriter, caps: Caps): 
       break;
     }
     const cells = row.map((v) => cellToJson(v, mask));
-    const size = JSON.stringify(cells).length + 1;
+    const size = Buffer.byteLength(JSON.stringify(cells)) + 1;
     if (bytes + size > caps.maxBytes) {
       truncated = true;
       notes.push(`rows cut at ${rows.length}: the result would pass ${caps.maxBytes} bytes; select fewer or shorter columns`);
