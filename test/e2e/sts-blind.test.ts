@@ -6,7 +6,7 @@
 // value in the child's environment or output; the session token in a query or a body is refused.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox, type KzResult } from "../helpers/kz.ts";
 import { SigV4Error, verifySigV4 } from "../servers/sigv4-verify.ts";
@@ -77,6 +77,20 @@ AWS_SESSION_TOKEN = { provider = "aws-sts", field = "session_token", ${hosts} }
 `,
   );
   expect((await box.kz(["allow"])).code).toBe(0);
+  box.write("agent-policy.json", POLICY);
+  box.write(
+    "policy-file.toml",
+    `[providers.aws-sts]
+role_arn = "${ROLE}"
+source_profile = "kz-source"
+session_policy = "agent-policy.json"
+endpoint = "${sts.url}"
+
+[secrets]
+AWS_SESSION_TOKEN = { provider = "aws-sts", field = "session_token", ${hosts} }
+`,
+  );
+  expect((await box.kz(["allow", "--config", "policy-file.toml"])).code).toBe(0);
 });
 
 afterAll(() => {
@@ -159,6 +173,18 @@ describe("what a prompt-injected agent would try", () => {
   test("the source profile's keys are out of the sandboxed child's reach", async () => {
     const { r } = await run(() => box.kz(["run", "--blind", "--no-masking", "--", "sh", "-c", `cat ${join(box.dir, ".aws/credentials")} 2>&1; true`]));
     expect(r.stdout).not.toContain(SOURCE.secretAccessKey);
+  });
+
+  test("a session policy kept in a file cannot be widened by the sandboxed agent for the next run", async () => {
+    const wide = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
+    const { r } = await run(() =>
+      box.kz(["run", "--blind", "--config", "policy-file.toml", "--", "sh", "-c", `printf '%s' '${wide}' > agent-policy.json 2>/dev/null; echo "rc=$?"`]),
+    );
+    expect(r.stdout).not.toBe("rc=0\n");
+    expect(readFileSync(join(box.dir, "agent-policy.json"), "utf8")).toBe(POLICY);
+    const next = await run(() => box.kz(["run", "--config", "policy-file.toml", "--", "true"]));
+    expect(next.r.code).toBe(0);
+    expect(sts.calls.at(-1)!.policy).toBe(POLICY);
   });
 
   test("the session token in the query string is refused and never reaches the upstream", async () => {

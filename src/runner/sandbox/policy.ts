@@ -83,6 +83,16 @@ export function providerFiles(config: KzConfig): string[] {
   return files;
 }
 
+/**
+ * Files that set how much a provider's credentials may do (aws-sts `session_policy` as a file): read-only,
+ * or an agent could widen the next run's scope by editing one.
+ */
+export function providerScopeFiles(config: KzConfig): string[] {
+  const policy = config.providers["aws-sts"]?.session_policy;
+  if (typeof policy !== "string" || policy.trimStart().startsWith("{")) return [];
+  return [isAbsolute(policy) ? policy : join(config.dir, policy)];
+}
+
 function isWithin(path: string, folder: string): boolean {
   const rel = relative(folder, path);
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
@@ -124,6 +134,7 @@ export function sandboxPolicy(input: PolicyInput): SandboxPolicy {
   const readOnlyWanted = [
     ...config.files,
     config.path,
+    ...providerScopeFiles(config),
     ...persistencePaths({ env, cwd: input.cwd, configDir: config.dir, uid, kzExecutable: input.kzExecutable ?? process.execPath }),
   ];
   if (input.auditPath) readOnlyWanted.push(auditProtection(input.auditPath, config, input.cwd));
