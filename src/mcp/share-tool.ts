@@ -24,8 +24,8 @@ export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<Tool
   const name = args.secret;
 
   let value: SecretValue;
-  let retire: (() => Promise<void>) | undefined;
   let restore: (() => Promise<void>) | undefined;
+  let handedOff = false;
   if (host.secrets().some((s) => s.name === name)) {
     const decision = host.decide(identity, name, { action: "share" }, client);
     if (!decision.allow) return refuse(`share: ${name} is not allowed for you to share (${decision.reason}${decisionRef(decision.decisionId)})`);
@@ -47,27 +47,35 @@ export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<Tool
       host.decide(identity, name, { action: "share" }, client); // an unknown name, audited like any other attempt
       return refuse(`share: no secret named ${JSON.stringify(name.slice(0, 100))}; list_secrets shows the ones you may share`);
     }
+    // Handed off: taken out of the state atomically, so of concurrent shares (on any replica) one gets
+    // it and no second link can ever be made; put back only if no link is made.
+    let taken;
     try {
-      value = await stateful.unseal(mine.stored.sealed, owner, name);
+      taken = await stateful.captured.take(owner, name);
     } catch {
+      return refuse("share: server state is unavailable; nothing was shared");
+    }
+    if (!taken) return refuse(`share: ${name} was shared or expired a moment ago; nothing was shared`);
+    restore = () => stateful.captured.put(taken);
+    try {
+      value = await stateful.unseal(taken.sealed, owner, name);
+    } catch {
+      await restore().catch(() => undefined);
       return refuse(`share: ${name} could not be opened (the server's state key changed?); nothing was shared`);
     }
-    // Handed off: the captured secret expires now (the store replaces it), so no second link can be made.
-    const stored = mine.stored;
-    retire = () => stateful.captured.put({ ...stored, expiresAt: stateful.now() });
-    restore = () => stateful.captured.put(stored);
+    handedOff = true;
   }
 
   const { sealShare, shareLink } = await import("../share/envelope.ts");
-  const sealed = await sealShare(new TextEncoder().encode(value.reveal()));
+  let sealed: Awaited<ReturnType<typeof sealShare>>;
+  try {
+    sealed = await sealShare(new TextEncoder().encode(value.reveal()));
+  } catch (error) {
+    await restore?.().catch(() => undefined);
+    return refuse(`share: cannot encrypt (${(error as Error)?.name ?? "error"}); no link was made`);
+  }
   const expiresAt = stateful.now() + args.expiresIn * 1000;
   const why = (error: unknown) => ((error as Error)?.name === "StateUnavailableError" ? "server state is unavailable" : "the audit log or the state could not be written");
-  // A captured secret is retired first (fail closed: never two links), and restored if no link is made.
-  try {
-    await retire?.();
-  } catch (error) {
-    return refuse(`share: ${why(error)}; no link was made`);
-  }
   let id: string;
   try {
     ({ id } = await stateful.createShare(identity, { ciphertext: sealed.ciphertext, views: 1, expiresAt, passphrase: false, secret: name }, client));
@@ -75,7 +83,7 @@ export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<Tool
     await restore?.().catch(() => undefined);
     return refuse(`share: ${why(error)}; no link was made`);
   }
-  if (retire) {
+  if (handedOff) {
     try {
       auditCaptured(ctx, stateful, "captured.shared", { name });
     } catch {
@@ -88,6 +96,6 @@ export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<Tool
     views: 1,
     note:
       "Give this link to the person it is for and do not open it yourself: it opens once, and an earlier opening shows them " +
-      `"already opened".${retire ? ` ${name} was handed over and is no longer among your captured secrets.` : ""}`,
+      `"already opened".${handedOff ? ` ${name} was handed over and is no longer among your captured secrets.` : ""}`,
   });
 }

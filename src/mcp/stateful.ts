@@ -24,6 +24,8 @@ export interface StatefulHost {
     put(secret: CapturedSecret): Promise<void>;
     get(owner: string, name: string): Promise<CapturedSecret | undefined>;
     list(owner: string): Promise<CapturedSecret[]>;
+    /** Removes and returns it atomically (of concurrent takes, on any replica, one gets it). */
+    take(owner: string, name: string): Promise<CapturedSecret | undefined>;
   };
   /** Seals a captured value with the state key, bound to its owner and name (src/state/seal.ts). */
   seal(value: SecretValue, owner: string, name: string): Promise<string>;

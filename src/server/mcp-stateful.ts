@@ -29,6 +29,7 @@ export function statefulHost(parts: StatefulParts): StatefulHost {
       put: (secret) => state.putCaptured(secret),
       get: (owner, name) => state.getCaptured(owner, name, now()),
       list: (owner) => state.listCaptured(owner, now()),
+      take: (owner, name) => state.takeCaptured(owner, name, now()),
     },
     seal: async (value, owner, name) => seal(stateKey, value.reveal(), capturedAad(owner, name)),
     unseal: async (sealed, owner, name) => new SecretValue(unseal(stateKey, sealed, capturedAad(owner, name))),

@@ -84,6 +84,13 @@ local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 if top[2] then redis.call('PEXPIREAT', KEYS[2], top[2]) else redis.call('DEL', KEYS[2]) end
 return 1`);
 
+// KEYS: secret, owner's index. ARGV: name (as in the index). → the JSON text, or nil; removed either way.
+const TAKE_CAPTURED = new Script(`
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return v`);
+
 // KEYS: owner's index. ARGV: now, key prefix for the owner's secrets. → JSON texts
 const LIST_CAPTURED = new Script(`
 local names = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
@@ -247,6 +254,13 @@ export class RedisState implements ServerState {
   async getCaptured(owner: string, name: string, now = this.#now()): Promise<CapturedSecret | undefined> {
     const text = (await this.#send("GET", [capturedKey(owner, name)])) as string | null;
     if (text === null) return undefined;
+    const secret = parseJson<CapturedSecret>(text);
+    return secret.owner === owner && secret.name === name && secret.expiresAt > now ? secret : undefined;
+  }
+
+  async takeCaptured(owner: string, name: string, now = this.#now()): Promise<CapturedSecret | undefined> {
+    const text = (await this.#eval(TAKE_CAPTURED, [capturedKey(owner, name), capturedIndex(owner)], [b64(name)])) as string | null;
+    if (!text) return undefined;
     const secret = parseJson<CapturedSecret>(text);
     return secret.owner === owner && secret.name === name && secret.expiresAt > now ? secret : undefined;
   }

@@ -212,6 +212,13 @@ export class SqliteState implements ServerState {
     });
   }
 
+  takeCaptured(owner: string, name: string, now = this.#now()): Promise<CapturedSecret | undefined> {
+    return this.#run(() => {
+      const row = this.#q("DELETE FROM captured WHERE owner = ? AND name = ? RETURNING *").get(owner, name) as CapturedRow | null;
+      return row && row.expires_at > now ? capturedOf(row) : undefined;
+    });
+  }
+
   listCaptured(owner: string, now = this.#now()): Promise<CapturedSecret[]> {
     return this.#run(() => (this.#q("SELECT * FROM captured WHERE owner = ? AND expires_at > ? ORDER BY name").all(owner, now) as CapturedRow[]).map(capturedOf));
   }

@@ -83,6 +83,11 @@ export interface ServerState extends RevocationStore {
   putCaptured(secret: CapturedSecret): Promise<void>;
   getCaptured(owner: string, name: string, now?: number): Promise<CapturedSecret | undefined>;
   listCaptured(owner: string, now?: number): Promise<CapturedSecret[]>;
+  /**
+   * Removes the owner's captured secret of that name and returns it if it was live — atomically: of
+   * concurrent takes (on any replica) exactly one gets it. MCP `share` hands a capture off with it.
+   */
+  takeCaptured(owner: string, name: string, now?: number): Promise<CapturedSecret | undefined>;
 
   putLease(lease: StoredLease): Promise<void>;
   /** Removes and returns every lease one of whose holders is `jti` (for revocation at the backend). */

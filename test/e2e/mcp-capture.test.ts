@@ -274,6 +274,13 @@ describe("what a prompt-injected agent would try", () => {
     expect(await names()).not.toContain("LAUNDERED");
   });
 
+  test("racing shares of one captured secret make exactly one link", async () => {
+    expect((await captureCreds(eve, [{ pointer: "/user/password", as: "RACED" }])).isError).toBeUndefined();
+    const results = await Promise.all(Array.from({ length: 12 }, () => call(eve, "share", { secret: "RACED" })));
+    expect(results.filter((r) => r.isError === undefined)).toHaveLength(1);
+    expect(await names()).not.toContain("RACED");
+  });
+
   test("a value holding a kz token (here another owner's, echoed back) is not kept", async () => {
     const bobs = await captureCreds(await connect("bob-2"), [{ pointer: "/user/password", as: "BOBS", hosts: ["api.example.test"] }]);
     const token = bobs.structuredContent.captured[0].token;

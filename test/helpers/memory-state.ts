@@ -55,6 +55,9 @@ export class MemoryState implements ServerState {
   async listCaptured() {
     return [];
   }
+  async takeCaptured() {
+    return undefined;
+  }
   async putLease(): Promise<void> {}
   async takeLeasesHeldBy() {
     return [];

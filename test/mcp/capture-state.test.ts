@@ -23,7 +23,8 @@ beforeAll(async () => {
   sqlite = new SqliteState(":memory:", { now: () => clock });
   const stateful = statefulHost({ state: sqlite, stateKey: randomBytes(32), audit: { append: () => undefined }, publicUrl: "https://kz.example.test", now: () => clock });
   const failing = <T extends unknown[], R>(fn: (...args: T) => Promise<R>) => (...args: T) => (down ? Promise.reject(new StateUnavailableError()) : fn(...args));
-  stateful.captured = { put: failing(stateful.captured.put), get: failing(stateful.captured.get), list: failing(stateful.captured.list) };
+  const { put, get, list, take } = stateful.captured;
+  stateful.captured = { put: failing(put), get: failing(get), list: failing(list), take: failing(take) };
   stateful.createShare = failing(stateful.createShare);
   fixture.open.host.stateful = () => stateful;
   client = new Client({ name: "kz-test", version: "1.0.0" });
