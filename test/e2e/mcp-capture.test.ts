@@ -240,6 +240,12 @@ describe("fetch … capture", () => {
   test("share of a bundle secret is a policy decision; views other than 1 are refused", async () => {
     const shared = await call(alice, "share", { secret: "ADMIN_KEY", expires_in: "10m" });
     expect(shared.isError).toBeUndefined();
+    expect(Date.parse(shared.structuredContent.expires_at) - Date.now()).toBeLessThanOrEqual(600_000);
+    const [, id, fragmentKey] = /\/s\/([^#]+)#(.+)$/.exec(shared.structuredContent.link)!;
+    const opened = await fetch(`${server.url}/v1/shares/${id}/open`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const { ciphertext } = (await opened.json()) as { ciphertext: string };
+    expect(new TextDecoder().decode(await openShare(ciphertext, fragmentKey!))).toBe(VALUES.CAPTURE_E2E_ADMIN);
+    expect(auditRecords().some((r) => r.event === "decision" && r.secret === "ADMIN_KEY" && r.action === "share" && r.effect === "allow")).toBe(true);
     const views = await call(alice, "share", { secret: "ADMIN_KEY", views: 2 });
     expect(views.isError).toBe(true);
     expect(views.content[0].text).toContain("only be 1");
