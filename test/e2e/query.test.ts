@@ -208,6 +208,19 @@ describe.skipIf(!!missing)("query on PostgreSQL", () => {
     }
   });
 
+  test("the server going down under a pooled connection is a clean tool error, and the pool recovers when it is back", async () => {
+    const agent = await connect("agent");
+    expect((await query(agent, { secret: "PG", sql: "SELECT 1 AS one" })).structuredContent.rows).toEqual([[1]]); // a pooled connection
+    pg.stop();
+    try {
+      const down = errorText(await query(agent, { secret: "PG", sql: "SELECT 1 AS one" }));
+      expect(down).toMatch(/cannot connect|connection failed|closed/);
+    } finally {
+      pg.start();
+    }
+    expect((await query(agent, { secret: "PG", sql: "SELECT 2 AS two" })).structuredContent.rows).toEqual([[2]]);
+  }, 30_000);
+
   test("the audit log records each query (statement, rows, status) and no part of any URL; nor does the server log", async () => {
     const text = readFileSync(join(dir, "audit.jsonl"), "utf8");
     expectClean(text);
