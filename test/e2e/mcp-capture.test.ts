@@ -192,6 +192,7 @@ describe("fetch … capture", () => {
     }
     const audit = readFileSync(join(dir, "audit.jsonl"), "utf8");
     expectHidden(audit, upstream.credentials);
+    expectHidden(server.lines.join("\n"), upstream.credentials);
     const created = auditRecords().find((r) => r.event === "capture.created" && r.name === "NEW_DB_PASSWORD");
     expect(created).toMatchObject({ owner: JSON.stringify(["https://idp.example.test", "alice"]), hosts: ["api.example.test"], source_host: "api.example.test", pointer: "/user/password" });
     expect(Date.parse(created.expires_at) - Date.parse(created.time)).toBeGreaterThan(3600_000);
@@ -383,5 +384,14 @@ describe("over stdio", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe("afterwards", () => {
+  test("neither the server's log, nor its audit log, nor its state file holds any password created here", () => {
+    expect(upstream.credentials.length).toBeGreaterThan(5);
+    expectHidden(server.lines.join("\n"), upstream.credentials);
+    expectHidden(readFileSync(join(dir, "audit.jsonl"), "utf8"), upstream.credentials);
+    for (const file of readdirSync(dir).filter((f) => f.startsWith("state.db"))) expectHidden(readFileSync(join(dir, file)).toString("latin1"), upstream.credentials);
   });
 });
