@@ -18,9 +18,13 @@ const commit = process.env.KZ_BUILD_COMMIT || gitCommit();
 /** The short commit, "-dirty" when tracked files differ from it; "unknown" outside a git checkout. */
 function gitCommit(): string {
   const git = (...a: string[]) => Bun.spawnSync(["git", ...a], { cwd: new URL("..", import.meta.url).pathname, stderr: "ignore" });
-  const head = git("rev-parse", "--short=7", "HEAD");
-  if (head.exitCode !== 0) return "unknown";
-  return head.stdout.toString().trim() + (git("diff", "--quiet", "HEAD", "--").exitCode === 0 ? "" : "-dirty");
+  try {
+    const head = git("rev-parse", "--short=7", "HEAD");
+    if (head.exitCode !== 0) return "unknown";
+    return head.stdout.toString().trim() + (git("diff", "--quiet", "HEAD", "--").exitCode === 0 ? "" : "-dirty");
+  } catch {
+    return "unknown"; // no git installed
+  }
 }
 
 const targets = ["bun-linux-x64", "bun-linux-arm64", "bun-darwin-x64", "bun-darwin-arm64"];

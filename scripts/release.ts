@@ -34,8 +34,21 @@ function option(args: string[], name: string): string | undefined {
 }
 
 function git(...argv: string[]): string | undefined {
-  const proc = Bun.spawnSync(["git", ...argv], { cwd: ROOT, stderr: "ignore" });
-  return proc.exitCode === 0 ? proc.stdout.toString().trim() : undefined;
+  try {
+    const proc = Bun.spawnSync(["git", ...argv], { cwd: ROOT, stderr: "ignore" });
+    return proc.exitCode === 0 ? proc.stdout.toString().trim() : undefined;
+  } catch {
+    return undefined; // no git installed
+  }
+}
+
+/** The commit to bake in: KZ_BUILD_COMMIT (a source tarball), else HEAD, "-dirty" when tracked files differ. */
+function buildCommit(): string {
+  if (process.env.KZ_BUILD_COMMIT) return process.env.KZ_BUILD_COMMIT;
+  const head = git("rev-parse", "--short=7", "HEAD") ?? fail("not a git checkout: set KZ_BUILD_COMMIT and SOURCE_DATE_EPOCH");
+  if (git("status", "--porcelain", "--untracked-files=no") === "") return head;
+  console.error(`release: warning: the working tree differs from ${head}; the binaries say ${head}-dirty (publish only from a clean checkout)`);
+  return `${head}-dirty`;
 }
 
 /** The target this machine runs (musl when the C library is musl). */
@@ -74,12 +87,9 @@ function main(): void {
   const bunVersion: string = pkg.devDependencies?.bun;
   // Bytecode is tied to the Bun that compiled it: the runtime packages must be the compiler's own version.
   if (Bun.version !== bunVersion) fail(`this is Bun ${Bun.version} but package.json pins bun ${bunVersion}; run npm install, then npm run release`);
-  const head = git("rev-parse", "--short=7", "HEAD") ?? fail("not a git checkout: the commit to bake in is unknown");
-  const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
-  const commit = process.env.KZ_BUILD_COMMIT || head + (dirty ? "-dirty" : "");
-  if (dirty) console.error(`release: warning: the working tree differs from ${head}; the binaries say ${commit} (publish only from a clean checkout)`);
-  const mtime = Number(process.env.SOURCE_DATE_EPOCH || git("log", "-1", "--format=%ct", "HEAD"));
-  if (!Number.isSafeInteger(mtime) || mtime < 0) fail("SOURCE_DATE_EPOCH must be a number of seconds");
+  const commit = buildCommit();
+  const mtime = Number(process.env.SOURCE_DATE_EPOCH || git("log", "-1", "--format=%ct", "HEAD") || NaN);
+  if (!Number.isSafeInteger(mtime) || mtime < 0) fail("SOURCE_DATE_EPOCH must be a number of seconds (outside a git checkout it must be set)");
   const baseUrl = (option(args, "--base-url") ?? `${HOMEPAGE}/releases/download/v${version}`).replace(/\/+$/, "");
 
   const started = performance.now();
