@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openShare, sealShare, ShareError } from "../../src/share/envelope.ts";
+import { PtySession } from "../helpers/pty.ts";
 import { LOCAL_VALUE, parseLink, SHARED_VALUE, startShareWorld, type ShareWorld } from "./share-fixture.ts";
 
 let world: ShareWorld;
@@ -91,6 +92,31 @@ describe("kz share", () => {
     const none = await world.share(["-", "--passphrase"], { stdin: "x" });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("KZ_SHARE_PASSPHRASE");
+  }, 20_000);
+
+  test("on a terminal: value and passphrase asked hidden, the passphrase twice; two different ones share nothing", async () => {
+    const pty = new PtySession(["share", "-", "--passphrase"], { cwd: world.box.dir, env: world.box.env });
+    await pty.waitFor("Passphrase for the share: ");
+    pty.type("tty pass phrase\r");
+    await pty.waitFor("Passphrase again: ");
+    pty.type("tty pass phrase\r");
+    await pty.waitFor("Value to share: ");
+    pty.type("typed-tty-value-77\r");
+    expect(await pty.exit()).toBe(0);
+    expect(pty.screen).not.toContain("tty pass phrase");
+    expect(pty.screen).not.toContain("typed-tty-value-77");
+    const { id, key } = parseLink(pty.screen.replace(/\r/g, ""));
+    keys.push(key);
+    expect(await openValue(id, key, "tty pass phrase")).toBe("typed-tty-value-77");
+
+    const differ = new PtySession(["share", "LOCAL_ONE", "--passphrase"], { cwd: world.box.dir, env: world.box.env });
+    await differ.waitFor("Passphrase for the share: ");
+    differ.type("one\r");
+    await differ.waitFor("Passphrase again: ");
+    differ.type("two\r");
+    expect(await differ.exit()).toBe(2);
+    expect(differ.screen).toContain("differ");
+    expect(differ.screen).not.toMatch(/\/s\/[A-Za-z0-9_-]{22}#/);
   }, 20_000);
 
   test("bad input: one line, non-zero, and never a value from argv", async () => {
