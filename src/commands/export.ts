@@ -49,6 +49,9 @@ const exportCommand: Command = {
     for (const { lease, secrets } of leases.all()) {
       printWarning(`${secrets.join(", ")}: dynamic (${lease.provider} lease on ${lease.path}); kz leaves the lease to end by itself in ${lease.durationSeconds}s`);
     }
+    for (const { expiry, secrets } of leases.expiries()) {
+      printWarning(`${secrets.join(", ")}: temporary (${expiry.provider}, ${expiry.what}); they expire in ${Math.max(0, Math.round((expiry.expiresAt - Date.now()) / 1000))}s`);
+    }
     writeStdout(render(format, values));
     return 0;
   },

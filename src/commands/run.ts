@@ -73,7 +73,7 @@ Exit status is the command's own (128+N if it died of signal N); kz's own failur
  * own failure after resolution. (Loaded only when a secret is dynamic.)
  */
 async function withLeases(config: KzConfig, leases: LeaseSet, caught: number | undefined, work: () => Promise<number>): Promise<number> {
-  if (!leases.size) return caught ?? work();
+  if (!leases.size && !leases.expiries().length) return caught ?? work();
   const { keepLeases, leaseHooks } = await import("../runner/leases.ts");
   const keeper = keepLeases(leases, leaseHooks(config, printWarning));
   try {

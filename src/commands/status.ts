@@ -34,14 +34,16 @@ const status: Command = {
     const config = configFromArgs(args);
     const { outcomes, failures, leases } = await resolveSecrets(config, selectedSpecs(config, args));
     let formatTtl = (seconds: number) => `${seconds}s`;
-    if (leases.size) {
+    if (leases.size || leases.expiries().length) {
       const { formatSeconds, leaseHooks, revokeAll } = await import("../runner/leases.ts");
       await revokeAll(leases, leaseHooks(config, printWarning));
       formatTtl = formatSeconds;
     }
     const leaseOf = (name: string) => {
       const lease = leases.leaseOf(name);
-      return lease && { ttl_seconds: lease.durationSeconds, renewable: lease.renewable };
+      if (lease) return { ttl_seconds: lease.durationSeconds, renewable: lease.renewable };
+      const expiry = leases.expiryOf(name); // temporary credentials (aws-sts): they expire, no lease to keep
+      return expiry && { ttl_seconds: Math.max(0, Math.round((expiry.expiresAt - Date.now()) / 1000)), renewable: false };
     };
     const code = failures.length ? ExitCode.secrets : ExitCode.ok;
     if (args.flags.json) {

@@ -7,7 +7,8 @@
 // @aws-sdk/client-sts is imported on the first fetch, like the Secrets Manager client in aws-sm.ts: a
 // plain `kz run` never pays for loading it. The caller's own credentials sign the call: source_profile
 // (else AWS_PROFILE) through the SDK's chain, else static keys in the environment, else the SDK's
-// default chain. STS credentials cannot be revoked: they end when `duration` runs out.
+// default chain. STS credentials cannot be renewed or revoked: they end when `duration` runs out, which
+// the provider reports to the request's LeaseSink (expires) so that kz run can warn before then.
 
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
@@ -26,6 +27,8 @@ interface Credentials {
   AccessKeyId: string;
   SecretAccessKey: string;
   SessionToken: string;
+  /** Date.now() when they stop working. */
+  expiresAt: number;
 }
 
 const nonEmpty = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
@@ -188,7 +191,8 @@ const createAwsStsProvider: ProviderFactory = ({ settings: raw, env, configDir }
     }
     const c = output.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) throw new ProviderError(`AWS STS answered AssumeRole of ${role} without credentials`);
-    return { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken };
+    const expiresAt = c.Expiration instanceof Date && !Number.isNaN(c.Expiration.getTime()) ? c.Expiration.getTime() : Date.now() + settings.durationSeconds * 1000;
+    return { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, expiresAt };
   };
 
   return {
@@ -204,7 +208,9 @@ const createAwsStsProvider: ProviderFactory = ({ settings: raw, env, configDir }
         calls.set(role, pending);
         pending.catch(() => calls.delete(role));
       }
-      return new SecretValue((await pending)[STS_FIELDS[field]]);
+      const credentials = await pending;
+      request.leases?.expires?.({ provider: "aws-sts", what: `role ${role}`, expiresAt: credentials.expiresAt }, request.name);
+      return new SecretValue(credentials[STS_FIELDS[field]]);
     },
   };
 };

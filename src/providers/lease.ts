@@ -28,7 +28,18 @@ export interface Lease {
   revoke(signal?: AbortSignal): Promise<void>;
 }
 
+/** Credentials that simply expire: nothing to renew or revoke (AWS STS), but worth a warning before they do. */
+export interface Expiry {
+  provider: string;
+  /** What expires, for messages, e.g. "role arn:aws:iam::123456789012:role/x". */
+  what: string;
+  /** Date.now() when the credential stops working. */
+  expiresAt: number;
+}
+
 /** Where a provider reports each lease it obtains, with the name of every secret that took a value from it. */
 export interface LeaseSink {
   add(lease: Lease, secret: string): void;
+  /** Temporary credentials that cannot be renewed or revoked, by the secrets that hold them. */
+  expires?(expiry: Expiry, secret: string): void;
 }

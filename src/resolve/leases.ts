@@ -2,7 +2,7 @@
 // from it. A lease that arrives after its owner stopped collecting (a read that outlived its timeout)
 // is handed to the `late` handler, so that it is still revoked.
 
-import type { Lease, LeaseSink } from "../providers/lease.ts";
+import type { Expiry, Lease, LeaseSink } from "../providers/lease.ts";
 
 export interface HeldLease {
   lease: Lease;
@@ -10,8 +10,14 @@ export interface HeldLease {
   secrets: string[];
 }
 
+export interface HeldExpiry {
+  expiry: Expiry;
+  secrets: string[];
+}
+
 export class LeaseSet implements LeaseSink {
   private readonly held = new Map<string, HeldLease>();
+  private readonly expiring = new Map<string, HeldExpiry>();
   private late: ((lease: Lease) => void) | undefined;
 
   add(lease: Lease, secret: string): void {
@@ -24,8 +30,26 @@ export class LeaseSet implements LeaseSink {
     if (!entry.secrets.includes(secret)) entry.secrets.push(secret);
   }
 
+  expires(expiry: Expiry, secret: string): void {
+    const key = `${expiry.provider}|${expiry.what}|${expiry.expiresAt}`;
+    let entry = this.expiring.get(key);
+    if (!entry) this.expiring.set(key, (entry = { expiry, secrets: [] }));
+    if (!entry.secrets.includes(secret)) entry.secrets.push(secret);
+  }
+
+  /** Leases held (expiring credentials are not counted: see expiries()). */
   get size(): number {
     return this.held.size;
+  }
+
+  expiries(): HeldExpiry[] {
+    return [...this.expiring.values()];
+  }
+
+  /** When the temporary credential a secret's value belongs to expires, if it does. */
+  expiryOf(secret: string): Expiry | undefined {
+    for (const entry of this.expiring.values()) if (entry.secrets.includes(secret)) return entry.expiry;
+    return undefined;
   }
 
   all(): HeldLease[] {

@@ -8,7 +8,7 @@
 import type { AuditFields } from "../audit/log.ts";
 import type { KzConfig } from "../config/types.ts";
 import type { Lease } from "../providers/lease.ts";
-import type { HeldLease, LeaseSet } from "../resolve/leases.ts";
+import type { HeldExpiry, HeldLease, LeaseSet } from "../resolve/leases.ts";
 
 const CALL_TIMEOUT_MS = 10_000;
 
@@ -147,10 +147,24 @@ export async function revokeAll(set: LeaseSet, hooks: LeaseHooks): Promise<void>
   }
 }
 
-/** Starts renewing the set's leases; end() revokes them all. */
+/** Warns at 2/3 of its remaining time that a temporary credential (AWS STS) is about to expire. */
+function warnBeforeExpiry({ expiry, secrets }: HeldExpiry, hooks: LeaseHooks): () => Promise<void> {
+  const left = (expiry.expiresAt - Date.now()) / 1000;
+  const timer = setTimeout(() => {
+    const now = Math.max(0, (expiry.expiresAt - Date.now()) / 1000);
+    hooks.warn(`the ${expiry.provider} credentials (${expiry.what}) of ${[...secrets].sort().join(", ")} expire in ${formatSeconds(now)} and cannot be renewed; the run goes on without them then`);
+  }, renewDelayMs(left));
+  timer.unref();
+  return async () => clearTimeout(timer);
+}
+
+/** Starts renewing the set's leases (and watching its expiring credentials); end() revokes the leases. */
 export function keepLeases(set: LeaseSet, hooks: LeaseHooks): LeaseKeeper {
   let ended = false;
-  const stops = set.all().map((held) => renewWhileNeeded(held, hooks, () => ended));
+  const stops = [
+    ...set.all().map((held) => renewWhileNeeded(held, hooks, () => ended)),
+    ...set.expiries().map((held) => warnBeforeExpiry(held, hooks)),
+  ];
   return {
     async end() {
       if (ended) return;

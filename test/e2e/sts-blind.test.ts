@@ -126,6 +126,15 @@ describe("plain run", () => {
   });
 });
 
+describe("kz status", () => {
+  test("shows the three as temporary with their TTL; no value", async () => {
+    const { r, issued } = await run(() => box.kz(["status"]));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/AWS_SESSION_TOKEN\s+aws-sts\s+AWS_SESSION_TOKEN#session_token\s+ok \(dynamic, ttl 1[45]m\)/);
+    expectNoRealValue(r.stdout + r.stderr, issued);
+  });
+});
+
 describe("blind run", () => {
   test("the child signs with tokens; kz re-signs with the real credentials and swaps the session token", async () => {
     const { r, issued, requests } = await run(() => box.kz(["run", "--blind", "--", "sh", "-c", curlS3()]));

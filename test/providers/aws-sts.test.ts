@@ -61,6 +61,11 @@ describe("AssumeRole", () => {
     expect(r.values.get("AWS_SECRET_ACCESS_KEY")!.reveal()).toBe(issued.secretAccessKey);
     expect(r.values.get("AWS_SESSION_TOKEN")!.reveal()).toBe(issued.sessionToken);
     expect(r.leases.size).toBe(0); // STS credentials are no lease: nothing to revoke
+    const [expiring] = r.leases.expiries();
+    expect(r.leases.expiries()).toHaveLength(1);
+    expect(expiring!.secrets.sort()).toEqual(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
+    expect(expiring!.expiry.what).toBe(`role ${ROLE}`);
+    expect(Math.abs(expiring!.expiry.expiresAt - (Date.now() + 900_000))).toBeLessThan(5_000); // STS's Expiration
   });
 
   test("each resolution assumes the role afresh, also through one provider instance (the server)", async () => {

@@ -151,6 +151,21 @@ test("a lease that arrives after the end (a read that outlived its timeout) is r
   expect(late.revoked).toBe(1);
 });
 
+test("temporary credentials (AWS STS) that cannot be renewed: one warning at 2/3 of their time", async () => {
+  const set = new LeaseSet();
+  const expiry = { provider: "aws-sts", what: "role arn:aws:iam::123456789012:role/r", expiresAt: Date.now() + 30 };
+  set.expires(expiry, "AWS_SESSION_TOKEN");
+  set.expires(expiry, "AWS_ACCESS_KEY_ID");
+  const h = hooks();
+  const keeper = keepLeases(set, h);
+  while (h.warnings.length === 0) await new Promise((r) => setImmediate(r));
+  await keeper.end();
+  expect(h.warnings).toEqual([
+    "the aws-sts credentials (role arn:aws:iam::123456789012:role/r) of AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN expire in 0s and cannot be renewed; the run goes on without them then",
+  ]);
+  expect(set.size).toBe(0); // nothing to revoke
+});
+
 test("timing and formatting", () => {
   expect([renewDelayMs(3), renewDelayMs(3600), renewDelayMs(-1)]).toEqual([2000, 2_400_000, 0]);
   expect([formatSeconds(45), formatSeconds(119.6), formatSeconds(600), formatSeconds(3600), formatSeconds(5400), formatSeconds(-3)]).toEqual(["45s", "120s", "10m", "1h", "1h 30m", "0s"]);
