@@ -7,13 +7,13 @@
 // kz cannot stop an agent from opening a link it was given; it makes doing so visible instead:
 //   - an agent's share opens exactly once (views: 1): if the agent opens it, the person gets "already
 //     opened" and knows the value was seen — and the open is in the audit log with its client address;
-//   - sharing a captured secret hands it off: the captured secret is removed in the same step, so exactly
-//     one link for it ever exists — an agent cannot keep a second link to peek with;
+//   - sharing a captured secret hands it off: it is taken out of the state atomically, so exactly one
+//     link for it ever exists (racing shares included) — an agent cannot keep a second link to peek with;
 //   - every share is audited (share.created, with creator and secret name; never key, link or value).
 
 import type { ShareArgs } from "./share-tool-definition.ts";
 import { type CallContext, type ToolOutcome, decisionRef, ok, refuse } from "./calls.ts";
-import { auditCaptured, callerCaptured, ownerOf, statefulOf } from "./captured.ts";
+import { auditCaptured, ownerOf, statefulOf } from "./captured.ts";
 import type { SecretValue } from "../secret.ts";
 
 export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<ToolOutcome> {
@@ -36,26 +36,20 @@ export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<Tool
       return refuse(`share: ${e?.name === "AccessError" ? e.message : `cannot read ${name} (${e?.name ?? "error"})`}`);
     }
   } else {
+    // One of the caller's captured secrets, handed off: taken out of the state atomically, so of
+    // concurrent shares (on any replica) one gets it and no second link can ever be made; put back only
+    // if no link is made.
     const owner = ownerOf(identity);
-    let mine;
+    let taken;
     try {
-      mine = owner ? (await callerCaptured(ctx, host.secrets())).find((c) => c.name === name) : undefined;
+      taken = owner ? await stateful.captured.take(owner, name) : undefined;
     } catch {
       return refuse("share: server state is unavailable; nothing was shared");
     }
-    if (!mine || !owner) {
+    if (!taken || !owner) {
       host.decide(identity, name, { action: "share" }, client); // an unknown name, audited like any other attempt
       return refuse(`share: no secret named ${JSON.stringify(name.slice(0, 100))}; list_secrets shows the ones you may share`);
     }
-    // Handed off: taken out of the state atomically, so of concurrent shares (on any replica) one gets
-    // it and no second link can ever be made; put back only if no link is made.
-    let taken;
-    try {
-      taken = await stateful.captured.take(owner, name);
-    } catch {
-      return refuse("share: server state is unavailable; nothing was shared");
-    }
-    if (!taken) return refuse(`share: ${name} was shared or expired a moment ago; nothing was shared`);
     restore = () => stateful.captured.put(taken);
     try {
       value = await stateful.unseal(taken.sealed, owner, name);
