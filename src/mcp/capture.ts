@@ -83,33 +83,40 @@ export async function captureResponse(raw: RawResponse, specs: CaptureSpec[], ru
   const { stateful, owner, dest, limit, margin } = run;
   const status = raw.head.status;
   const requestEcho = echoRewriter(run.requestSecrets, run.produced);
-  const fail = (why: string) =>
-    refuse(
+  /** A refusal for the agent, and its audit record: `kind` only — the response's own text stays out of the log. */
+  const fail = (why: string, kind: string) => {
+    try {
+      auditCaptured(run.ctx, stateful, "capture.refused", { names: specs.map((s) => s.as), source_host: dest.host, status, reason: kind });
+    } catch {
+      // The agent gets the refusal either way; nothing was stored.
+    }
+    return refuse(
       requestEcho.header(
         `fetch: the request was made (HTTP ${status}) but nothing was captured: ${why}. The response body is withheld, as it may hold the credential.`,
       ),
     );
+  };
 
-  if (raw.cut) return fail(`the response is larger than ${limit} bytes; capture needs the whole JSON body`);
+  if (raw.cut) return fail(`the response is larger than ${limit} bytes; capture needs the whole JSON body`, "too_large");
   const decoded = decodeContent(raw.body, codingOf(raw.head), limit + margin);
-  if (typeof decoded === "string") return fail(`the body cannot be read (${decoded})`);
+  if (typeof decoded === "string") return fail(`the body cannot be read (${decoded})`, "unreadable");
   let document: unknown;
   try {
     document = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(decoded), exactNumbers as (key: string, value: unknown) => unknown);
   } catch {
     const type = raw.head.headers.find(([n]) => n.toLowerCase() === "content-type")?.[1] ?? "none";
-    return fail(`the response body is not JSON (Content-Type: ${type.slice(0, 80)})`);
+    return fail(`the response body is not JSON (Content-Type: ${type.slice(0, 80)})`, "not_json");
   }
 
   const found: Found[] = [];
   for (const spec of specs) {
     const at = lookup(document, spec.tokens);
-    if (!at.found) return fail(`pointer ${JSON.stringify(spec.pointer)} (for ${spec.as}) finds nothing: ${at.reason}`);
+    if (!at.found) return fail(`pointer ${JSON.stringify(spec.pointer)} (for ${spec.as}) finds nothing: ${at.reason}`, `not_found ${spec.pointer}`);
     try {
       found.push({ spec, text: capturedText(at.value, requestEcho.header) });
     } catch (error) {
       if (!(error instanceof CaptureRefused)) throw error;
-      return fail(`the value at ${JSON.stringify(spec.pointer)} (for ${spec.as}) ${error.message}`);
+      return fail(`the value at ${JSON.stringify(spec.pointer)} (for ${spec.as}) ${error.message}`, `refused ${spec.pointer}: ${error.message}`);
     }
   }
 
@@ -135,7 +142,7 @@ export async function captureResponse(raw: RawResponse, specs: CaptureSpec[], ru
       await stateful.captured.put(secret);
     }
   } catch (error) {
-    return fail(`the server could not store it (${(error as Error)?.name === "StateUnavailableError" ? "server state is unavailable" : (error as Error)?.message?.split("\n")[0] ?? "error"})`);
+    return fail(`the server could not store it (${(error as Error)?.name === "StateUnavailableError" ? "server state is unavailable" : (error as Error)?.message?.split("\n")[0] ?? "error"})`, "not_stored");
   }
 
   // The agent's view: tokens where the pointers were, every other occurrence masked.

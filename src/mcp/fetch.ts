@@ -276,7 +276,15 @@ export async function fetchTool(args: FetchArgs, ctx: CallContext): Promise<Tool
   }
   if (args.capture) {
     const problem = await captureProblem(args, ctx, dest, specs, captured, bound.flatMap((b) => b.hosts));
-    if (problem) return refuse(`fetch: ${problem} (nothing was sent)`);
+    if (problem) {
+      const stateful = statefulOf(ctx);
+      try {
+        if (stateful) auditCaptured(ctx, stateful, "capture.refused", { names: args.capture.map((c) => c.as), source_host: dest.host, status: null, reason: problem });
+      } catch {
+        // Refused either way; nothing was sent.
+      }
+      return refuse(`fetch: ${problem} (nothing was sent)`);
+    }
   }
 
   // 4. Policy, for every secret (each decision is an audit record).

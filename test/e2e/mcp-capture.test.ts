@@ -279,6 +279,10 @@ describe("what a prompt-injected agent would try", () => {
       expect(result.content[0].text).toContain("holds the value of a secret this request used");
     }
     expect(await names()).not.toContain("LAUNDERED");
+    // The attempt is on record (a prompt-injection alarm), without the echoed value.
+    const record = auditRecords().findLast((r) => r.event === "capture.refused");
+    expect(record).toMatchObject({ names: ["LAUNDERED"], source_host: "api.example.test", status: 200 });
+    expect(record.reason).toContain("holds the value of a secret this request used");
   });
 
   test("racing shares of one captured secret make exactly one link", async () => {
@@ -326,6 +330,7 @@ describe("what a prompt-injected agent would try", () => {
       expect(result.content[0].text).toContain("may not be bound to");
     }
     expect(upstream.requests.length).toBe(before);
+    expect(auditRecords().findLast((r) => r.event === "capture.refused")).toMatchObject({ names: ["WIDE"], status: null, reason: expect.stringContaining("may not be bound to api.example.test:*") });
   });
 
   test("17 captures, a bad ttl, a pointer that finds nothing, a non-JSON body and a huge value are refused; nothing is kept", async () => {
