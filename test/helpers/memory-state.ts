@@ -68,3 +68,47 @@ export class MemoryState implements ServerState {
   async sweep(): Promise<void> {}
   async close(): Promise<void> {}
 }
+
+/**
+ * Wraps a real backend for route tests: records every share stored (so a test can tell that nothing
+ * was), and can be switched "down" so every call fails as an unreachable backend would.
+ */
+export class ProbedState implements ServerState {
+  readonly stored: StoredShare[] = [];
+  down = false;
+  constructor(readonly inner: ServerState) {}
+  get kind() {
+    return this.inner.kind;
+  }
+  #check(): void {
+    if (this.down) throw new StateUnavailableError("the state is down (test)");
+  }
+  async putShare(share: StoredShare): Promise<void> {
+    this.#check();
+    await this.inner.putShare(share);
+    this.stored.push({ ...share });
+  }
+  async openShare(id: string, now?: number): Promise<ShareOpen> {
+    this.#check();
+    return this.inner.openShare(id, now);
+  }
+  async peekShare(id: string, now?: number): Promise<SharePeek> {
+    this.#check();
+    return this.inner.peekShare(id, now);
+  }
+  revoke(jti: string, expiresAt: number) {
+    return this.inner.revoke(jti, expiresAt);
+  }
+  isRevoked(jti: string) {
+    return this.inner.isRevoked(jti);
+  }
+  putCaptured: ServerState["putCaptured"] = (s) => this.inner.putCaptured(s);
+  getCaptured: ServerState["getCaptured"] = (o, n, t) => this.inner.getCaptured(o, n, t);
+  listCaptured: ServerState["listCaptured"] = (o, t) => this.inner.listCaptured(o, t);
+  takeCaptured: ServerState["takeCaptured"] = (o, n, t) => this.inner.takeCaptured(o, n, t);
+  putLease: ServerState["putLease"] = (l) => this.inner.putLease(l);
+  takeLeasesHeldBy: ServerState["takeLeasesHeldBy"] = (j) => this.inner.takeLeasesHeldBy(j);
+  takeExpiredLeases: ServerState["takeExpiredLeases"] = (t) => this.inner.takeExpiredLeases(t);
+  sweep: ServerState["sweep"] = (t) => this.inner.sweep(t);
+  close: ServerState["close"] = () => this.inner.close();
+}
