@@ -120,9 +120,11 @@ export async function captureResponse(raw: RawResponse, specs: CaptureSpec[], ru
     }
   }
 
-  // Seal all, then record and store each: no capture exists without its audit record.
+  // Seal all, record all, then store all: no capture exists without its audit record, and a store that
+  // fails part-way takes back what it stored (all or nothing).
   const now = stateful.now();
   const stored: { secret: CapturedSecret; token: string; value: SecretValue; pointer: string; tokens: string[] }[] = [];
+  const put: CapturedSecret[] = [];
   try {
     for (const { spec, text } of found) {
       const value = new SecretValue(text);
@@ -139,9 +141,13 @@ export async function captureResponse(raw: RawResponse, specs: CaptureSpec[], ru
         pointer,
         status,
       });
+    }
+    for (const { secret } of stored) {
       await stateful.captured.put(secret);
+      put.push(secret);
     }
   } catch (error) {
+    await Promise.all(put.map((s) => stateful.captured.take(s.owner, s.name).catch(() => undefined)));
     return fail(`the server could not store it (${(error as Error)?.name === "StateUnavailableError" ? "server state is unavailable" : (error as Error)?.message?.split("\n")[0] ?? "error"})`, "not_stored");
   }
 

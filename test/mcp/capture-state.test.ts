@@ -81,6 +81,33 @@ describe("captured secrets and the server's state", () => {
     expect(await names()).toContain("KEPT");
   });
 
+  test("all or nothing: a store that fails part-way takes back what it stored, and the body stays withheld", async () => {
+    const { stateful } = fixture.open.host;
+    const captured = stateful!()!.captured;
+    const realPut = captured.put;
+    let puts = 0;
+    captured.put = (secret) => (++puts === 2 ? Promise.reject(new StateUnavailableError()) : realPut(secret));
+    try {
+      const result = await call("fetch", {
+        url: "https://api.example.test/credentials",
+        method: "POST",
+        secret: "API_KEY",
+        capture: [
+          { pointer: "/user/password", as: "FIRST_HALF" },
+          { pointer: "/connection", as: "SECOND_HALF" },
+        ],
+      });
+      expect(result.isError).toBe(true);
+      expect(result.content[0].text).toContain("withheld");
+    } finally {
+      captured.put = realPut;
+    }
+    expect(puts).toBe(2);
+    const listed = await names();
+    expect(listed).not.toContain("FIRST_HALF");
+    expect(listed).not.toContain("SECOND_HALF");
+  });
+
   test("a share that cannot be stored leaves the captured secret in place (handed off only with a link)", async () => {
     expect((await capture("HANDOFF")).isError).toBeUndefined();
     const { stateful } = fixture.open.host;
