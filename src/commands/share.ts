@@ -103,8 +103,11 @@ async function post(target: Target, body: Record<string, unknown>): Promise<Crea
   throw new KzError(`${where} answered ${response.status}${said ? `: ${said}` : ""}`);
 }
 
-/** The value and the name the server may decide on: a NAME from a kz provider is the bundle's ref. */
-async function valueOf(name: string, loadConfig: () => KzConfig): Promise<{ value: SecretValue; secret?: string }> {
+/**
+ * The value and the name the server may decide on: a NAME the kz provider resolves from this very server
+ * is that bundle's secret (its ref); anything else goes unnamed (another server would not know the name).
+ */
+async function valueOf(name: string, loadConfig: () => KzConfig, target: Target): Promise<{ value: SecretValue; secret?: string }> {
   if (name === "-") {
     const value = stdinIsTerminal() ? await readHidden("Value to share: ") : await readPipedStdin();
     return { value };
@@ -121,7 +124,9 @@ async function valueOf(name: string, loadConfig: () => KzConfig): Promise<{ valu
   }
   const value = values.get(name);
   if (!value) throw new KzError(`${name} did not resolve (it is optional and was skipped); nothing was shared`);
-  return { value, secret: spec.provider === "kz" ? spec.ref : undefined };
+  const kz = config.providers.kz;
+  const sameServer = kz !== undefined && serverFrom(kz, config.dir).url === target.server.url;
+  return { value, secret: spec.provider === "kz" && sameServer ? spec.ref : undefined };
 }
 
 const shareCommand: Command = {
@@ -162,7 +167,7 @@ Examples:
       throw error;
     }
     const passphrase = args.flags.passphrase ? await readPassphrase() : undefined;
-    const { value, secret } = await valueOf(name, loadConfig);
+    const { value, secret } = await valueOf(name, loadConfig, target);
     const bytes = new TextEncoder().encode(value.reveal());
     if (bytes.length > MAX_VALUE_BYTES) throw new UsageError(`the value is ${bytes.length} bytes; a share holds at most ${MAX_VALUE_BYTES} (${MAX_VALUE_BYTES / 1024} KiB)`);
     if (bytes.length === 0) throw new UsageError("the value is empty; nothing to share");

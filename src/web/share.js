@@ -43,6 +43,7 @@ const MESSAGES = {
 
 let envelope; // the ciphertext, once opened, kept for passphrase retries (the view is already counted)
 let needsPassphrase = false;
+let viewsLeft = 0;
 
 function say(text, kind = "") {
   statusLine.textContent = text;
@@ -128,6 +129,7 @@ async function onReveal(event) {
       return;
     }
     envelope = answer.body.ciphertext;
+    viewsLeft = answer.body.views_left;
     needsPassphrase = answer.body.passphrase === true;
     if (needsPassphrase && pass.value === "") {
       askPassphrase();
@@ -143,7 +145,8 @@ async function onReveal(event) {
     const plain = await openShare(envelope, key, needsPassphrase ? pass.value : undefined);
     envelope = undefined;
     show(plain);
-    say("Decrypted in your browser.", "ok");
+    const more = viewsLeft > 0 ? ` The link can still be opened ${viewsLeft} more time${viewsLeft === 1 ? "" : "s"}.` : " The link is now used up.";
+    say(`Decrypted in your browser.${more}`, "ok");
   } catch (error) {
     const code = error?.code;
     if (code === "wrong_passphrase" || code === "passphrase_required") {

@@ -106,6 +106,7 @@ describe.skipIf(!available)("the share page in Chromium", () => {
       expect(await page.$eval("#value", (e) => (e as unknown as Field).value)).toBe(SHARED_VALUE);
       expect(await page.$eval("#value", (e) => (e as unknown as Field).readOnly)).toBe(true);
       expect(await page.$eval("#status", (e) => e.getAttribute("aria-live"))).toBe("polite");
+      expect(await statusText(page)).toContain("now used up");
       await page.click("#copy");
       expect(await waitForStatus(page, /Copied/)).toContain("Copied");
     });

@@ -54,6 +54,10 @@ describe("kz share", () => {
     expect(world.everythingStored().length).toBeGreaterThan(before); // the refusal is audited
     const audit = readFileSync(join(world.serverDir, "audit.jsonl"), "utf8");
     expect(audit).toContain('"event":"share.refused"');
+    // --server naming the same server is the same decision.
+    const same = await world.share(["NO_SHARE", "--server", world.server.url]);
+    expect(same.code).not.toBe(0);
+    expect(same.stderr).toContain("refused the share");
   });
 
   test("a secret from another provider is shared unnamed; --views and --expires are sent", async () => {
