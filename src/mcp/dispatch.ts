@@ -36,7 +36,14 @@ export async function handleRequest(request: JsonRpcRequest, ctx: CallContext, s
     case "ping":
       return success(request.id, {});
     case "tools/list":
-      return success(request.id, { tools: [...toolDefinitions(ctx.limits.maxResponseBytes), queryToolDefinition(ctx.host.querySettings?.().maxRows), SHARE_TOOL] });
+      return success(request.id, {
+        tools: [
+          ...toolDefinitions(ctx.limits.maxResponseBytes),
+          queryToolDefinition(ctx.host.querySettings?.().maxRows),
+          // share only where it can work: a server with state and a public URL (not over stdio).
+          ...(/^https?:\/\//.test(ctx.host.stateful?.()?.publicUrl ?? "") ? [SHARE_TOOL] : []),
+        ],
+      });
     case "tools/call":
       return callTool(request, params, ctx);
     default:

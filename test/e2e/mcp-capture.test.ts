@@ -107,6 +107,7 @@ describe("fetch … capture", () => {
 
   beforeAll(async () => {
     alice = await connect("alice");
+    expect((await alice.listTools()).tools.map((t) => t.name)).toContain("share");
     const result = await captureCreds(alice, [{ pointer: "/user/password", as: "NEW_DB_PASSWORD", hosts: ["api.example.test"], ttl: "2h" }]);
     expect(result.isError).toBeUndefined();
     password = upstream.credentials.at(-1)!;
@@ -373,6 +374,7 @@ describe("over stdio", () => {
     const client = new Client({ name: "kz-capture-e2e-stdio", version: "1.0.0" });
     try {
       await client.connect(transport);
+      expect((await client.listTools()).tools.map((t) => t.name)).not.toContain("share"); // listed only where it can work
       const captured = await call(client, "fetch", {
         url: "https://api.example.test/credentials",
         method: "POST",

@@ -236,7 +236,7 @@ describe("stdio", () => {
     const client = new Client({ name: "kz-e2e-stdio", version: "1.0.0" });
     try {
       await client.connect(transport);
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query", "share"]);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query"]);
       const { token } = (await call(client, "resolve", { name: "API_KEY" })).structuredContent;
       const before = upstream.requests.length;
       const result = await call(client, "fetch", { url: `https://api.example.test/echo?key=${token}` });

@@ -71,7 +71,7 @@ describe("session basics", () => {
     expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: false } });
     expect(client.getInstructions()).toContain("list_secrets");
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query", "share"]);
+    expect(tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query"]);
     expect(tools.find((t) => t.name === "fetch")!.description).toContain(`${MAX_RESPONSE} bytes`);
     await client.ping();
   });

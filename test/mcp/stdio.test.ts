@@ -30,7 +30,7 @@ describe("SDK client over stdio", () => {
     const client = new Client({ name: "kz-stdio-test", version: "1.0.0" });
     try {
       await client.connect(transport);
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query", "share"]);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["list_secrets", "resolve", "fetch", "query"]);
       const resolved = (await client.callTool({ name: "resolve", arguments: { name: "API_KEY" } })) as any;
       expect(resolved.structuredContent.token).toMatch(/^KZ_TOK_/);
       const before = fx.upstream.requests.length;
