@@ -20,6 +20,11 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     const init = require("./runner/sandbox/init.ts") as typeof import("./runner/sandbox/init.ts");
     process.exit(await init.sandboxInit(argv.slice(1)));
   }
+  if (argv[0] === "__sqlite-query") {
+    // A SQLite connection of the MCP query tool, in a process the server can kill at a timeout (mcp/query-sqlite.ts).
+    const child = require("./mcp/sqlite-child.ts") as typeof import("./mcp/sqlite-child.ts");
+    process.exit(await child.serveSqlite(argv.slice(1)));
+  }
   const cli = require("./cli.ts") as typeof import("./cli.ts");
   process.exitCode = await cli.main(argv);
 }

@@ -1,16 +1,16 @@
 // The `query` tool's connections: a database URL parsed into its parts (which are also the needles no
 // message may contain), and one pool per secret — Bun's SQL client for PostgreSQL and MySQL, bun:sqlite
-// for SQLite files — that runs ONE statement in its own transaction: read-only unless the call may
+// in a worker for SQLite files (query-sqlite.ts) — that runs ONE statement in its own transaction: read-only unless the call may
 // write (`BEGIN READ ONLY` / `START TRANSACTION READ ONLY`; `PRAGMA query_only` for SQLite), with a
 // statement timeout, parameters bound by the driver (never spliced into the text), then rolled back
 // (reads) or committed (writes). A PostgreSQL connection is reset (`DISCARD ALL`) before it goes back to
 // the pool, so nothing one call sets (a role, a setting, an advisory lock) reaches the next caller.
-// This module is loaded with the first query; `bun`'s SQL and `bun:sqlite` load with it.
+// This module is loaded with the first query; `bun`'s SQL client loads with it.
 
-import { Database } from "bun:sqlite";
 import { SQL } from "bun";
 import type { Dialect } from "./sql-text.ts";
 import type { RawRows } from "./query-result.ts";
+import { SqlitePool } from "./query-sqlite.ts";
 
 export interface DatabaseUrl {
   dialect: Dialect;
@@ -167,59 +167,6 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =>
     return await Promise.race([promise, deadline]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** SQLite runs in this process and synchronously: one statement at a time, the deadline checked between rows. */
-class SqlitePool implements QueryPool {
-  readonly #db: Database;
-
-  constructor(file: NonNullable<DatabaseUrl["file"]>) {
-    this.#db = file.readonly ? new Database(file.path, { readonly: true }) : new Database(file.path, { readwrite: true, create: false });
-  }
-
-  async run(request: RunRequest): Promise<RawRows> {
-    const db = this.#db;
-    const deadline = performance.now() + request.timeoutMs;
-    if (!request.write) db.run("PRAGMA query_only = ON");
-    try {
-      const stmt = db.prepare(request.statement);
-      try {
-        if (!request.write && !stmt.readonly) {
-          throw Object.assign(new Error("attempt to write a readonly database"), { code: "SQLITE_READONLY" });
-        }
-        const params = request.params as never[];
-        const columns = stmt.columnNames;
-        if (columns.length === 0) {
-          const changes = stmt.run(...params);
-          return { columns: [], rows: [], more: false, rowsAffected: changes.changes };
-        }
-        const rows: unknown[][] = [];
-        let more = false;
-        if (new Set(columns).size !== columns.length) {
-          // Objects would merge same-named columns: read arrays (all at once) instead.
-          const all = stmt.values(...params);
-          return { columns, rows: all.slice(0, request.maxRows + 1), more: all.length > request.maxRows + 1 };
-        }
-        for (const row of stmt.iterate(...params) as Iterable<Record<string, unknown>>) {
-          if (rows.length > request.maxRows) {
-            more = true;
-            break;
-          }
-          rows.push(columns.map((c) => row[c]));
-          if (performance.now() > deadline) throw Object.assign(new Error("interrupted"), { code: "SQLITE_INTERRUPT" });
-        }
-        return { columns, rows, more };
-      } finally {
-        stmt.finalize();
-      }
-    } finally {
-      if (!request.write) db.run("PRAGMA query_only = OFF");
-    }
-  }
-
-  async close(): Promise<void> {
-    this.#db.close(false);
   }
 }
 

@@ -274,8 +274,20 @@ describe.skipIf(!!missing)("query on SQLite", () => {
     expect(rows()).toBe(before);
   });
 
+  test("a statement longer than the timeout is stopped (its SQLite process killed), and the next call works", async () => {
+    const agent = await connect("agent");
+    const slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c";
+    expect(errorText(await query(agent, { secret: "LITE", sql: slow }))).toContain("timeout of 600 ms");
+    expect((await query(agent, { secret: "LITE", sql: "SELECT count(*) AS n FROM notes" })).structuredContent.columns).toEqual(["n"]);
+    // The runaway statement's process is gone: only the fresh one serves the pool.
+    const children = Bun.spawnSync(["pgrep", "-P", String(server.proc.pid), "-f", "__sqlite-query"], { stdout: "pipe" }).stdout.toString().trim().split("\n").filter(Boolean);
+    expect(children).toHaveLength(1);
+  }, 20_000);
+
   test("a syntax error names the agent's token, not the file", async () => {
     const agent = await connect("agent");
     expect(errorText(await query(agent, { secret: "LITE", sql: "SELEC body FROM notes" }))).toContain('syntax error at or near "SELEC"');
+    // Bytes cross from the SQLite process and come back as "\x…" hex.
+    expect((await query(agent, { secret: "LITE", sql: "SELECT x'00ff' AS b, 1.5 AS f, NULL AS n" })).structuredContent.rows).toEqual([["\\x00ff", 1.5, null]]);
   });
 });
