@@ -129,10 +129,14 @@ export function mountShares<E extends ShareEnv>(app: Hono<E>, deps: ShareDeps): 
       }
       return c.json({ ciphertext: opened.ciphertext, views_left: opened.viewsLeft, passphrase: opened.passphrase }, 200, SHARE_HEADERS);
     }
-    try {
-      audit.append({ event: opened.status === "expired" ? "share.expired" : "share.refused", share: ref, reason: opened.status, client: c.env.client });
-    } catch {
-      deps.log("audit: cannot write the record of a refused share open");
+    // A consumed link opened again may mean the link was intercepted: on record. An unknown id is not
+    // (anyone may post random ids without a token; recording each would let them fill the audit log).
+    if (opened.status !== "unknown") {
+      try {
+        audit.append({ event: opened.status === "expired" ? "share.expired" : "share.refused", share: ref, reason: opened.status, client: c.env.client });
+      } catch {
+        deps.log("audit: cannot write the record of a refused share open");
+      }
     }
     return closedAnswer(c, opened.status);
   });

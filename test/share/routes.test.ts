@@ -205,6 +205,8 @@ describe.each(["sqlite", "memory"])("%s state", (backend) => {
       expect(bodies[0]).toEqual([404, { error: { code: "not_found", message: expect.any(String) } }]);
       expect(bodies[1]).toEqual(bodies[0]);
       expect(bodies[2]).toEqual(bodies[0]);
+      // Unauthenticated noise does not reach the audit log.
+      expect(records).toEqual([]);
     });
 
     test("open needs a JSON content type (a cross-site form cannot burn a view)", async () => {
