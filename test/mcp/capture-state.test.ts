@@ -81,6 +81,20 @@ describe("captured secrets and the server's state", () => {
     expect(await names()).toContain("KEPT");
   });
 
+  test("a gzip-compressed response is decoded, captured and masked like a plain one", async () => {
+    const result = await call("fetch", {
+      url: "https://api.example.test/credentials?gzip=1",
+      method: "POST",
+      secret: "API_KEY",
+      capture: [{ pointer: "/user/password", as: "FROM_GZIP" }],
+    });
+    expect(result.isError).toBeUndefined();
+    const password = fixture.upstream.credentials.at(-1)!;
+    expect(result.structuredContent.body_encoding).toBe("text");
+    expect(JSON.parse(result.structuredContent.body).user.password).toBe(result.structuredContent.captured[0].token);
+    for (const form of [password, encodeURIComponent(password), Buffer.from(password).toString("base64")]) expect(JSON.stringify(result)).not.toContain(form);
+  });
+
   test("all or nothing: a store that fails part-way takes back what it stored, and the body stays withheld", async () => {
     const { stateful } = fixture.open.host;
     const captured = stateful!()!.captured;

@@ -5,7 +5,7 @@
 //
 // Routes: /echo (the request back as JSON), /sse + /sse-ack (an event stream whose second event waits
 // for the client to acknowledge the first), /download?bytes=N[&chunked=1], /upload (a sink that hashes
-// what it receives), /ws (WebSocket echo), /credentials[?bytes=N] (creates a user: JSON with a fresh random
+// what it receives), /ws (WebSocket echo), /credentials[?bytes=N][&gzip=1] (creates a user: JSON with a fresh random
 // password of N characters, default 32, also percent-encoded in a connection URL, base64 in a Basic
 // credential and raw in X-Request-Id, beside an "account" id too large for a JavaScript number; each
 // password kept in `credentials`).
@@ -128,7 +128,10 @@ export async function startHttpsUpstream(options: { hostnames?: string[] } = {})
         });
         // Plus an id no JavaScript number holds exactly, as a 64-bit API would send it.
         const text = `${json.slice(0, -1)},"account":12345678901234567890123}`;
-        return new Response(text, { status: 201, headers: { "content-type": "application/json", "x-request-id": password } });
+        const headers = { "content-type": "application/json", "x-request-id": password };
+        // ?gzip=1: compressed although the client asked for identity (as some servers do).
+        if (url.searchParams.has("gzip")) return new Response(Bun.gzipSync(Buffer.from(text)), { status: 201, headers: { ...headers, "content-encoding": "gzip" } });
+        return new Response(text, { status: 201, headers });
       }
       case "/upload":
         return Response.json({ bytes: length, sha256: recorded.bodySha256 });
