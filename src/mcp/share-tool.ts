@@ -15,6 +15,7 @@ import type { ShareArgs } from "./share-tool-definition.ts";
 import { type CallContext, type ToolOutcome, decisionRef, ok, refuse } from "./calls.ts";
 import { auditCaptured, ownerOf, statefulOf } from "./captured.ts";
 import type { SecretValue } from "../secret.ts";
+import { MAX_VALUE_BYTES } from "../share/limits.ts";
 
 export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<ToolOutcome> {
   const stateful = statefulOf(ctx);
@@ -60,10 +61,15 @@ export async function shareTool(args: ShareArgs, ctx: CallContext): Promise<Tool
     handedOff = true;
   }
 
+  const plain = new TextEncoder().encode(value.reveal());
+  if (plain.length > MAX_VALUE_BYTES) {
+    await restore?.().catch(() => undefined);
+    return refuse(`share: ${name} is larger than a share may hold (${MAX_VALUE_BYTES} bytes); no link was made`);
+  }
   const { sealShare, shareLink } = await import("../share/envelope.ts");
   let sealed: Awaited<ReturnType<typeof sealShare>>;
   try {
-    sealed = await sealShare(new TextEncoder().encode(value.reveal()));
+    sealed = await sealShare(plain);
   } catch (error) {
     await restore?.().catch(() => undefined);
     return refuse(`share: cannot encrypt (${(error as Error)?.name ?? "error"}); no link was made`);

@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { statefulHost } from "../../src/server/mcp-stateful.ts";
 import { SqliteState } from "../../src/state/sqlite.ts";
 import { StateUnavailableError } from "../../src/state/types.ts";
-import { startFixture, type Fixture } from "./fixture.ts";
+import { VALUES, startFixture, type Fixture } from "./fixture.ts";
 
 let fixture: Fixture;
 let client: Client;
@@ -138,5 +138,18 @@ describe("captured secrets and the server's state", () => {
     const shared = await call("share", { secret: "HANDOFF" });
     expect(shared.structuredContent.link).toMatch(/^https:\/\/kz\.example\.test\/s\/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43}$/);
     expect(await names()).not.toContain("HANDOFF");
+  });
+
+  test("a bundle secret too large for a share is refused, and no link is made", async () => {
+    const original = VALUES.KZ_MCP_TEST_ANY_KEY;
+    (VALUES as Record<string, string>).KZ_MCP_TEST_ANY_KEY = "x".repeat(49 * 1024);
+    try {
+      const result = await call("share", { secret: "ANY_KEY" });
+      expect(result.isError).toBe(true);
+      expect(result.content[0].text).toContain("larger than a share may hold");
+    } finally {
+      (VALUES as Record<string, string>).KZ_MCP_TEST_ANY_KEY = original;
+    }
+    expect((await call("share", { secret: "ANY_KEY" })).structuredContent.link).toStartWith("https://kz.example.test/s/");
   });
 });
