@@ -104,7 +104,8 @@ export async function captureResponse(raw: RawResponse, specs: CaptureSpec[], ru
   try {
     document = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(decoded), exactNumbers as (key: string, value: unknown) => unknown);
   } catch {
-    const type = raw.head.headers.find(([n]) => n.toLowerCase() === "content-type")?.[1] ?? "none";
+    // The media type alone (a parameter could carry anything).
+    const type = (raw.head.headers.find(([n]) => n.toLowerCase() === "content-type")?.[1] ?? "none").split(";")[0]!.trim();
     return fail(`the response body is not JSON (Content-Type: ${type.slice(0, 80)})`, "not_json");
   }
 
