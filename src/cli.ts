@@ -22,6 +22,8 @@ async function dispatch(argv: string[]): Promise<number> {
     const { didYouMean } = await import("./config/suggest.ts");
     throw new KzError(`unknown command "${first}"${didYouMean(first, commandNames).replace("valid keys", "commands")}`, ExitCode.usage);
   }
+  // The server is long-lived: back to JavaScriptCore's normal JIT policy (the build starts kz at ×8, see scripts/build.ts).
+  if (first === "server") Bun.unsafe.setJITPolicy(1);
   return command.run(rest);
 }
 

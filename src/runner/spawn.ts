@@ -108,6 +108,9 @@ export async function runChild(opts: SpawnOptions): Promise<number> {
     throw spawnError(file!, error);
   }
 
+  // Start-up is over: what runs from here (the output pump, a blind run's proxy) may run for long, so
+  // back to JavaScriptCore's normal JIT policy (the build starts kz at ×8, see scripts/build.ts).
+  Bun.unsafe.setJITPolicy(1);
   const sandbox = opts.sandbox?.control;
   sandbox?.attach(control.map((_, i) => proc.stdio[3 + i] as number));
   const handlers = FORWARDED_SIGNALS.map((signal) => {
