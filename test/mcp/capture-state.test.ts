@@ -152,4 +152,17 @@ describe("captured secrets and the server's state", () => {
     }
     expect((await call("share", { secret: "ANY_KEY" })).structuredContent.link).toStartWith("https://kz.example.test/s/");
   });
+
+  test("capturing a name again replaces it: the old token goes inert, the new one works", async () => {
+    const first = (await capture("REPLACED")).structuredContent.captured[0].token;
+    const second = (await capture("REPLACED")).structuredContent.captured[0].token;
+    expect(second).not.toBe(first);
+    const old = await call("fetch", { url: "https://api.example.test/echo", headers: { "X-Db-Password": first } });
+    expect(old.isError).toBe(true);
+    expect(old.content[0].text).toContain("uses no secret");
+    const before = fixture.upstream.requests.length;
+    expect((await call("fetch", { url: "https://api.example.test/echo", headers: { "X-Db-Password": second } })).isError).toBeUndefined();
+    expect(fixture.upstream.requests[before]!.headers["x-db-password"]).toBe(fixture.upstream.credentials.at(-1)!);
+    expect((await names()).filter((n: string) => n === "REPLACED")).toHaveLength(1);
+  });
 });
