@@ -175,3 +175,16 @@ describe("inject", () => {
     }
   });
 });
+
+describe("origin", () => {
+  test("each secret's origin is its file and line, from the local override too, and survives a copy", () => {
+    const dir = project({
+      ".keyzero.toml": '# team config\n[secrets]\nA = { provider = "env" }\n\nB = "op://vault/item/field"\n[secrets.C]\nprovider = "local"\n',
+      ".keyzero.local.toml": '[secrets]\n\nB = { provider = "env" }\n',
+    });
+    const secrets = loadConfig({ cwd: dir, env: {} }).secrets;
+    expect(secrets.map((s) => `${s.name} ${s.origin}`)).toEqual(["A .keyzero.toml:3", "B .keyzero.local.toml:3", "C .keyzero.toml:6"]);
+    expect({ ...secrets[0]! }.origin).toBe(".keyzero.toml:3");
+    expect(JSON.parse(JSON.stringify(secrets[2]))).toMatchObject({ name: "C", origin: ".keyzero.toml:6" });
+  });
+});
