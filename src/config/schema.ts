@@ -149,6 +149,7 @@ export class DocValidator {
     if (!envNamePattern.test(name)) {
       this.fail(path, "a secret's name becomes an environment variable: use letters, digits and _ and do not start with a digit");
     }
+    const origin = this.where(path);
     if (typeof raw === "string") {
       const inferred = inferFromShorthand(raw);
       if (!inferred || !inferred.ref) {
@@ -158,7 +159,7 @@ export class DocValidator {
             `{ provider = "…", ref = "…" }; if this is the secret itself, delete it here and run \`kz put ${name}\``,
         );
       }
-      return this.withOrigin({ name, ...inferred, optional: false, tokenFormat: "opaque" }, path);
+      return { name, ...inferred, optional: false, tokenFormat: "opaque", origin };
     }
     const table = this.table(raw, path);
     const provider = this.string(table.provider, [...path, "provider"]);
@@ -187,7 +188,7 @@ export class DocValidator {
     const templateWhy = template !== undefined ? templateProblem(template) : undefined;
     if (templateWhy) this.fail([...path, "template"], templateWhy);
     if (template !== undefined && table.field !== undefined) this.fail([...path, "template"], 'give either "field" or a "template" naming {{fields}}, not both');
-    return this.withOrigin({
+    return {
       name,
       provider,
       ref,
@@ -200,16 +201,8 @@ export class DocValidator {
       ...(inject !== undefined ? { inject } : {}),
       ...(swap !== undefined ? { swap } : {}),
       ...(template !== undefined ? { template } : {}),
-    }, path);
-  }
-
-  /**
-   * The spec with its `origin` ("file:line") located when first read: only messages use it, and locating
-   * every secret took ~1 ms of each kz run's start-up (a spread or JSON copy reads it, as any property).
-   */
-  withOrigin(spec: Omit<SecretSpec, "origin">, path: string[]): SecretSpec {
-    let origin: string | undefined;
-    return Object.defineProperty(spec, "origin", { get: () => (origin ??= this.where(path)), enumerable: true, configurable: true }) as SecretSpec;
+      origin,
+    };
   }
 
   /** `swap = ["header", "body"]`: where a token may be swapped; each entry one of PLACEMENTS. */
